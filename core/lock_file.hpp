@@ -1,0 +1,26 @@
+// PBS's lock-file protocol, steps 2 and 4: open (creating beside and renaming into place) and
+// the double-stat check that detects a file removed or replaced after it was opened.
+#pragma once
+
+#include <string>
+
+#include "owner.hpp"
+#include "result.hpp"
+#include "unique_fd.hpp"
+
+namespace pbs {
+
+/// Opens the lock file `name` in directory `dirfd` (`O_RDWR|O_APPEND`, never through a symlink).
+/// A missing file is created as PBS does when `create`: a temporary file beside it, mode 0660,
+/// owned by `owner`, renamed into place with RENAME_NOREPLACE (losing that race opens the winner).
+/// ENOENT when missing and not `create`; ELOOP for a symlink; EINVAL for a non-regular file.
+Result<UniqueFd> open_lock_file(int dirfd, const std::string& name, const Owner& owner,
+                                bool create = true);
+
+/// The double-stat: true while `name` in `dirfd` is still the file that `fd` has open.
+bool lock_file_still_at_path(int fd, int dirfd, const std::string& name);
+
+/// True for names in a lock directory that are temporary files of the create protocol.
+bool is_temporary_lock_name(const std::string& name);
+
+}  // namespace pbs

@@ -1,0 +1,49 @@
+// LockRoot: the top of PBS's lock tree (`/run/proxmox-backup/locks`), with the owner that new
+// files get and the old-locking marker that decides whether datastore directories are locked too.
+#pragma once
+
+#include <string>
+
+#include "lock_path.hpp"
+#include "owner.hpp"
+#include "result.hpp"
+#include "unique_fd.hpp"
+
+namespace pbs {
+
+inline constexpr const char* kDefaultLockRoot = "/run/proxmox-backup/locks";
+inline constexpr const char* kDefaultOldLockingMarker = "/run/proxmox-backup/old-locking";
+
+class LockRoot {
+ public:
+  /// Opens the lock root, creating it (mode 0755, owned by `owner`) if only it is missing.
+  static Result<LockRoot> open(const std::string& path, const Owner& owner,
+                               std::string old_locking_marker = kDefaultOldLockingMarker);
+
+  /// The directory that holds `path`'s file, created (0755, owner) where missing when `create`.
+  /// ENOENT when it is missing and not `create`; ELOOP when a symlink is in the way.
+  Result<UniqueFd> open_directory(const LockPath& path, bool create) const;
+
+  /// True while the old-locking marker exists: then datastore directories are flocked too.
+  bool old_locking_active() const;
+
+  int fd() const { return fd_.get(); }
+  const std::string& path() const { return path_; }
+  const Owner& owner() const { return owner_; }
+  /// `<root>/<relative>`: the absolute path of a lock file, for messages and tools.
+  std::string absolute(const LockPath& path) const;
+
+ private:
+  LockRoot(std::string path, UniqueFd fd, Owner owner, std::string marker)
+      : path_(std::move(path)), fd_(std::move(fd)), owner_(owner), marker_(std::move(marker)) {}
+
+  std::string path_;
+  UniqueFd fd_;
+  Owner owner_;
+  std::string marker_;
+};
+
+/// `dir` without trailing slashes (`/` stays `/`).
+std::string trim_trailing_slashes(std::string dir);
+
+}  // namespace pbs

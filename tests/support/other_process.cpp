@@ -1,0 +1,105 @@
+// Helpers that lock from another process; see other_process.hpp.
+#include "other_process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace pbs::test {
+
+bool other_process_can_flock(const std::string& path, int operation) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) _exit(2);
+    _exit(flock(fd, operation | LOCK_NB) == 0 ? 0 : 1);
+  }
+  return wait_exit_code(pid) == 0;
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return condition();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+FlockHolder::FlockHolder(const std::string& path, int operation) {
+  int ready[2], release_fds[2];
+  if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(release_fds, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  pid_ = fork();
+  if (pid_ == 0) {
+    close(ready[0]);
+    close(release_fds[1]);  // or the parent's close would never reach us as EOF
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    char status = (fd >= 0 && flock(fd, operation) == 0) ? 'y' : 'n';
+    [[maybe_unused]] auto w = write(ready[1], &status, 1);
+    char byte;
+    [[maybe_unused]] auto r = read(release_fds[0], &byte, 1);  // EOF when the parent releases
+    _exit(0);
+  }
+  close(ready[1]);
+  close(release_fds[0]);
+  release_pipe_ = release_fds[1];
+  char status = 'n';
+  [[maybe_unused]] auto r = read(ready[0], &status, 1);
+  close(ready[0]);
+  if (status != 'y') {
+    release();
+    throw std::runtime_error("FlockHolder could not lock " + path);
+  }
+}
+
+FlockHolder::~FlockHolder() { release(); }
+
+void FlockHolder::release() {
+  if (pid_ <= 0) return;
+  close(release_pipe_);
+  wait_exit_code(pid_);
+  pid_ = -1;
+}
+
+pid_t spawn_command(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  // Its own process group, so that kill_and_reap also ends what it started (flock's command).
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, args[0], nullptr, &attr, args.data(), environ);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
+  return pid;
+}
+
+void kill_and_reap(pid_t pid) {
+  kill(-pid, SIGKILL);
+  wait_exit_code(pid);
+}
+
+int wait_exit_code(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+}  // namespace pbs::test
