@@ -66,6 +66,8 @@ class PendingLock {
   /// Counts the files opened so far; changes whenever file_fd() refers to a new file.
   unsigned generation() const { return generation_; }
   const LockRequest& request() const { return request_; }
+  /// The mode the next try_take() asks for (waiters on one file may want different modes).
+  void set_mode(LockMode mode) { request_.mode = mode; }
 
  private:
   PendingLock(const LockRoot& root, LockRequest request)

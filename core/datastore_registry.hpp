@@ -1,0 +1,42 @@
+// DatastoreRegistry: the datastores being served, from datastore.cfg (re-read whenever the file
+// changes, so that PBS's `datastore create`/`remove` show up without a remount) or from a fixed
+// list given on the command line.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "datastore.hpp"
+#include "datastore_config.hpp"
+
+namespace pbs {
+
+class DatastoreRegistry {
+ public:
+  /// Serves what `config_path` lists, re-reading it when its inode, size or mtime change.
+  static std::unique_ptr<DatastoreRegistry> from_config(std::string config_path);
+  /// Serves exactly `stores`.
+  static std::unique_ptr<DatastoreRegistry> from_list(std::vector<DatastoreConfigEntry> stores);
+
+  /// The datastores now (thread-safe; cheap when nothing changed: one stat()).
+  std::shared_ptr<const std::vector<Datastore>> current();
+  std::optional<Datastore> find(const std::string& name);
+
+ private:
+  DatastoreRegistry() = default;
+  void reload_locked(const struct stat& st);
+
+  std::mutex mutex_;
+  std::string config_path_;  ///< empty: fixed list
+  struct stat seen_ {};
+  bool loaded_ = false;
+  std::shared_ptr<const std::vector<Datastore>> stores_ =
+      std::make_shared<const std::vector<Datastore>>();
+};
+
+}  // namespace pbs

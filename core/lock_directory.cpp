@@ -1,0 +1,96 @@
+// Reading the lock tree back; see lock_directory.hpp.
+#include "lock_directory.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "escape.hpp"
+#include "lock_file.hpp"
+#include "safe_dir.hpp"
+
+namespace pbs {
+namespace {
+
+constexpr std::string_view kManifestSuffix = "/.index.json.lck";
+
+std::string ns_lock_dir(const std::string& store, const Namespace& ns) {
+  return ns.is_root() ? store : store + "/" + ns.join(':');
+}
+
+}  // namespace
+
+std::optional<LockObject> parse_lock_file_name(const std::string& store, const Namespace& ns,
+                                               const std::string& name) {
+  if (is_temporary_lock_name(name)) return std::nullopt;
+  auto rpath = unescape_lock_name(name);
+  if (!rpath) return std::nullopt;
+  bool manifest = rpath->ends_with(kManifestSuffix);
+  if (manifest) rpath->resize(rpath->size() - kManifestSuffix.size());
+  auto object = LockObject::parse(store, ns, *rpath, manifest);
+  if (!object) return std::nullopt;
+  // Only names PBS itself would use for this object (rejects e.g. over-long unhashed names).
+  if (object->lock_path().name != name || object->lock_path().hashed) return std::nullopt;
+  return std::move(object.value());
+}
+
+Result<std::vector<LockObject>> list_lock_files(const LockRoot& root, const std::string& store,
+                                                const Namespace& ns) {
+  auto dir = open_beneath(root.fd(), ns_lock_dir(store, ns), O_RDONLY | O_DIRECTORY);
+  if (!dir) {
+    if (dir.error().code == ENOENT) return std::vector<LockObject>{};
+    return dir.error();
+  }
+  auto entries = read_directory(dir->get());
+  if (!entries) return entries.error();
+  std::vector<LockObject> out;
+  for (const auto& entry : *entries) {
+    if (entry.type != S_IFREG) continue;
+    if (auto object = parse_lock_file_name(store, ns, entry.name)) out.push_back(std::move(*object));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> list_lock_child_namespaces(const LockRoot& root,
+                                                            const std::string& store,
+                                                            const Namespace& ns) {
+  auto dir = open_beneath(root.fd(), store, O_RDONLY | O_DIRECTORY);
+  if (!dir) {
+    if (dir.error().code == ENOENT) return std::vector<std::string>{};
+    return dir.error();
+  }
+  auto entries = read_directory(dir->get());
+  if (!entries) return entries.error();
+  std::string prefix = ns.is_root() ? "" : ns.join(':') + ":";
+  std::vector<std::string> out;
+  for (const auto& entry : *entries) {
+    if (entry.type != S_IFDIR || !entry.name.starts_with(prefix) || entry.name == "hashed") continue;
+    std::string rest = entry.name.substr(prefix.size());
+    std::string child = rest.substr(0, rest.find(':'));
+    if (!ns.child(child).ok()) continue;
+    if (std::find(out.begin(), out.end(), child) == out.end()) out.push_back(child);
+  }
+  return out;
+}
+
+bool lock_file_exists(const LockRoot& root, const LockObject& object) {
+  auto path = object.lock_path();
+  auto dir = root.open_directory(path, false);
+  if (!dir) return false;
+  struct stat st {};
+  return fstatat(dir->get(), path.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+         S_ISREG(st.st_mode);
+}
+
+bool lock_namespace_exists(const LockRoot& root, const std::string& store, const Namespace& ns) {
+  if (ns.is_root()) return open_beneath(root.fd(), store, O_PATH | O_DIRECTORY).ok();
+  if (open_beneath(root.fd(), ns_lock_dir(store, ns), O_PATH | O_DIRECTORY).ok()) return true;
+  Namespace parent;
+  for (std::size_t i = 0; i + 1 < ns.depth(); ++i) parent = *parent.child(ns.components()[i]);
+  auto siblings = list_lock_child_namespaces(root, store, parent);
+  return siblings && std::find(siblings->begin(), siblings->end(), ns.components().back()) !=
+                         siblings->end();
+}
+
+}  // namespace pbs

@@ -1,0 +1,35 @@
+// Reading the lock tree back: which lock files exist for a store's namespace, parsed back into
+// the objects they lock (so that stale lock files outliving their snapshot stay visible).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lock_object.hpp"
+#include "lock_root.hpp"
+
+namespace pbs {
+
+/// Parses a lock file name back into its object: `vm-100` -> group vm/100. Nothing for names
+/// that are not PBS lock names (temporary files, hashed names, anything else).
+std::optional<LockObject> parse_lock_file_name(const std::string& store, const Namespace& ns,
+                                               const std::string& name);
+
+/// The objects whose lock files exist in `<root>/<store>/<ns a:b>/` (hashed names are one-way
+/// and are not listed). A missing directory is an empty list.
+Result<std::vector<LockObject>> list_lock_files(const LockRoot& root, const std::string& store,
+                                                const Namespace& ns);
+
+/// The child namespaces of `ns` that have a lock directory (`a:b:c` is a child of `a:b`).
+Result<std::vector<std::string>> list_lock_child_namespaces(const LockRoot& root,
+                                                            const std::string& store,
+                                                            const Namespace& ns);
+
+/// Whether the lock file of `object` exists (never through a symlink).
+bool lock_file_exists(const LockRoot& root, const LockObject& object);
+
+/// Whether the namespace `ns` has a lock directory (or a deeper one below it).
+bool lock_namespace_exists(const LockRoot& root, const std::string& store, const Namespace& ns);
+
+}  // namespace pbs

@@ -1,0 +1,41 @@
+// What `stat` and `ls -l` show for a node. Lock nodes show live lock state in their mode:
+// -rw-rw---- free, -r--r----- shared, --w--w---- exclusive (information, not access control).
+#include <sys/stat.h>
+
+#include "filesystem.hpp"
+
+namespace pbs::fs {
+
+struct stat node_attributes(Filesystem& fs, const Node& node, std::uint64_t ino) {
+  struct stat st {};
+  st.st_ino = ino;
+  st.st_uid = fs.owner.uid;
+  st.st_gid = fs.owner.gid;
+  auto started = std::chrono::system_clock::to_time_t(fs.started);
+  st.st_mtime = st.st_ctime = st.st_atime = started;
+  st.st_blksize = 4096;
+  if (node.is_directory()) {
+    st.st_mode = S_IFDIR | 0755;
+    st.st_nlink = 2;
+    return st;
+  }
+  st.st_nlink = 1;
+  if (node.kind == NodeKind::kStatusFile) {
+    st.st_mode = S_IFREG | 0444;
+    return st;
+  }
+  mode_t mode = 0660;
+  int holders = 0;
+  for (const auto& handle : fs.locks->handles(node.lock_object().lock_path().relative())) {
+    if (!handle->holds()) continue;
+    ++holders;
+    mode = handle->held_mode() == LockMode::kExclusive ? 0220 : 0440;
+    st.st_uid = handle->uid;
+    st.st_mtime = std::chrono::system_clock::to_time_t(handle->since);
+  }
+  st.st_mode = S_IFREG | mode;
+  st.st_size = holders;
+  return st;
+}
+
+}  // namespace pbs::fs

@@ -1,0 +1,67 @@
+// Caller identity and the access policy; see caller.hpp.
+#include "caller.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace pbs::fs {
+
+Caller Caller::of(fuse_req_t req) {
+  Caller caller;
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  caller.pid = ctx->pid;
+  caller.uid = ctx->uid;
+  caller.gid = ctx->gid;
+  gid_t groups[256];
+  int n = fuse_req_getgroups(req, 256, groups);
+  if (n > 0) caller.groups.assign(groups, groups + std::min(n, 256));
+  return caller;
+}
+
+std::string Caller::command() const {
+  if (pid <= 0) return "?";
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+  std::string comm;
+  if (!std::getline(in, comm) || comm.empty()) return "?";
+  return comm;
+}
+
+std::string Caller::describe() const {
+  return "pid " + std::to_string(pid) + " (" + command() + ") uid " + std::to_string(uid);
+}
+
+bool AccessPolicy::may_lock(const Caller& caller) const {
+  if (caller.uid == 0 || caller.uid == backup_uid || caller.gid == lock_gid) return true;
+  return std::find(caller.groups.begin(), caller.groups.end(), lock_gid) != caller.groups.end();
+}
+
+namespace {
+
+// A field of /proc/<pid>/status ("Tgid:", "PPid:"), or -1.
+pid_t status_field(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field, 0) == 0) return static_cast<pid_t>(std::stol(line.substr(field.size())));
+  }
+  return -1;
+}
+
+}  // namespace
+
+pid_t process_of(pid_t tid) {
+  if (tid <= 0) return tid;
+  pid_t tgid = status_field(tid, "Tgid:");
+  return tgid > 0 ? tgid : tid;
+}
+
+bool is_same_or_ancestor(pid_t ancestor, pid_t pid) {
+  for (int depth = 0; pid > 1 && depth < 64; ++depth) {
+    if (pid == ancestor) return true;
+    pid = status_field(pid, "PPid:");
+  }
+  return false;
+}
+
+}  // namespace pbs::fs

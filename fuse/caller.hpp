@@ -1,0 +1,42 @@
+// Caller: who sent a FUSE request (pid, uid, gid, groups, command), and whether they may lock.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+namespace pbs::fs {
+
+struct Caller {
+  pid_t pid = 0;  ///< the caller's thread id as FUSE reports it (0: another pid namespace)
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+
+  static Caller of(fuse_req_t req);
+  /// `/proc/<pid>/comm`, or "?" when unknown.
+  std::string command() const;
+  /// "pid 1234 (flock) uid 1000", for log lines.
+  std::string describe() const;
+};
+
+/// Who may take, convert and remove locks: root, the backup user, members of the lock group.
+struct AccessPolicy {
+  uid_t backup_uid = 0;
+  gid_t lock_gid = 0;
+  bool public_listing = false;
+
+  bool may_lock(const Caller& caller) const;
+  bool may_list(const Caller& caller) const { return public_listing || may_lock(caller); }
+};
+
+/// The thread-group id (process id) of thread `tid`, from /proc (itself when unknown).
+pid_t process_of(pid_t tid);
+/// Whether `ancestor` is `pid` or one of its ancestors (following parent pids in /proc).
+bool is_same_or_ancestor(pid_t ancestor, pid_t pid);
+
+}  // namespace pbs::fs

@@ -1,0 +1,47 @@
+// Filesystem: everything the FUSE operations share (options, datastores, lock root, inode table,
+// lock manager), reached from a request through fuse_req_userdata().
+#pragma once
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "caller.hpp"
+#include "datastore_registry.hpp"
+#include "inode_table.hpp"
+#include "lock_manager.hpp"
+#include "lock_root.hpp"
+#include "mount_tree.hpp"
+#include "options.hpp"
+
+namespace pbs::fs {
+
+struct Filesystem {
+  Options options;
+  AccessPolicy access;
+  Owner owner;
+  std::unique_ptr<DatastoreRegistry> stores;
+  std::optional<LockRoot> root;
+  InodeTable inodes;
+  std::unique_ptr<LockManager> locks;
+  std::unique_ptr<MountTree> tree;
+  std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
+
+  static Filesystem& of(fuse_req_t req) {
+    return *static_cast<Filesystem*>(fuse_req_userdata(req));
+  }
+};
+
+/// The FUSE low-level operations of pbs-lockfs.
+fuse_lowlevel_ops filesystem_operations();
+
+/// The attributes the kernel sees for `node` (inode number `ino`).
+struct stat node_attributes(Filesystem& fs, const Node& node, std::uint64_t ino);
+
+/// The text a read of an open lock node (or of the status file) returns.
+std::string node_status_text(Filesystem& fs, const Node& node);
+
+}  // namespace pbs::fs

@@ -1,0 +1,63 @@
+// The inode table; see inode_table.hpp.
+#include "inode_table.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace pbs::fs {
+
+InodeTable::InodeTable() { by_inode_[kRootInode] = Entry{Node{}, 1}; }
+
+std::uint64_t InodeTable::remember(const Node& node) {
+  if (node.kind == NodeKind::kRoot) return kRootInode;
+  std::lock_guard lock(mutex_);
+  std::string key = node.key();
+  auto found = by_key_.find(key);
+  if (found != by_key_.end()) {
+    ++by_inode_[found->second].lookups;
+    return found->second;
+  }
+  std::uint64_t ino = next_++;
+  by_inode_[ino] = Entry{node, 1};
+  by_key_.emplace(std::move(key), ino);
+  return ino;
+}
+
+std::optional<Node> InodeTable::find(std::uint64_t ino) const {
+  std::lock_guard lock(mutex_);
+  auto found = by_inode_.find(ino);
+  if (found == by_inode_.end()) return std::nullopt;
+  return found->second.node;
+}
+
+void InodeTable::forget(std::uint64_t ino, std::uint64_t count) {
+  if (ino == kRootInode) return;
+  std::lock_guard lock(mutex_);
+  auto found = by_inode_.find(ino);
+  if (found == by_inode_.end()) {
+    spdlog::error("forget of unknown inode {}", ino);
+    return;
+  }
+  if (count > found->second.lookups) {
+    spdlog::error("forget of inode {} by {} exceeds its {} lookups", ino, count,
+                  found->second.lookups);
+    count = found->second.lookups;
+  }
+  found->second.lookups -= count;
+  if (found->second.lookups == 0) {
+    by_key_.erase(found->second.node.key());
+    by_inode_.erase(found);
+  }
+}
+
+std::size_t InodeTable::size() const {
+  std::lock_guard lock(mutex_);
+  return by_inode_.size();
+}
+
+std::uint64_t InodeTable::listing_inode(const std::string& key) {
+  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
+  for (unsigned char c : key) hash = (hash ^ c) * 1099511628211ull;
+  return hash | (1ull << 63);  // never collides with the table's small sequential numbers
+}
+
+}  // namespace pbs::fs

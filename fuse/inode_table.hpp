@@ -1,0 +1,40 @@
+// InodeTable: the nodes the kernel has looked up, by inode number, with their lookup counts.
+// Memory follows what the kernel keeps, not the size of the datastore: forget() drops entries.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "node.hpp"
+
+namespace pbs::fs {
+
+class InodeTable {
+ public:
+  static constexpr std::uint64_t kRootInode = 1;
+
+  InodeTable();
+  /// Counts one more kernel reference to `node` and returns its inode number.
+  std::uint64_t remember(const Node& node);
+  std::optional<Node> find(std::uint64_t ino) const;
+  /// Drops `count` kernel references; the entry goes with the last.
+  void forget(std::uint64_t ino, std::uint64_t count);
+  std::size_t size() const;
+  /// A stable number for readdir entries that the kernel has not looked up.
+  static std::uint64_t listing_inode(const std::string& key);
+
+ private:
+  struct Entry {
+    Node node;
+    std::uint64_t lookups = 0;
+  };
+  mutable std::mutex mutex_;
+  std::unordered_map<std::uint64_t, Entry> by_inode_;
+  std::unordered_map<std::string, std::uint64_t> by_key_;
+  std::uint64_t next_ = kRootInode + 1;
+};
+
+}  // namespace pbs::fs

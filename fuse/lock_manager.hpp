@@ -1,0 +1,102 @@
+// LockManager: takes, queues and releases the real PBS locks behind open handles.
+//
+// A lock that is free is taken inline by the FUSE worker (one flock(LOCK_NB)). A busy one, for a
+// blocking open or flock(2), is queued per lock file, first come first served, and the worker
+// returns at once: the manager's single thread retries the head of each queue when a holder
+// through the mount lets go, when inotify reports the lock file closed (PBS, flock(1) and dying
+// processes close it), and on a backoff timer (for flock(LOCK_UN) without close). The request is
+// answered from that thread when granted, interrupted (EINTR) or timed out (ETIMEDOUT).
+//
+// Mutex order: FUSE's own request lock (held while it calls our interrupt callback) before
+// mutex_; never call into libfuse (reply, fuse_req_interrupt_func) while holding mutex_.
+#pragma once
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <queue>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "lock_file_watch.hpp"
+#include "lock_root.hpp"
+#include "open_handle.hpp"
+
+namespace pbs::fs {
+
+class LockManager {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  LockManager(const LockRoot& root, std::optional<std::chrono::milliseconds> wait_timeout);
+  ~LockManager();
+
+  /// Starts the waiting thread.
+  Result<void> start();
+  /// Ends the thread and answers every waiting request with EINTR.
+  void stop();
+
+  /// Opens `handle`: takes its lock (when `take_lock`) and answers `req` with fuse_reply_open,
+  /// now or once granted. `nonblocking`: EWOULDBLOCK at once when busy.
+  void open(fuse_req_t req, const fuse_file_info& fi, std::shared_ptr<OpenHandle> handle,
+            bool nonblocking, bool take_lock);
+  /// The kernel released the handle (last close): drop its lock and forget it.
+  void release(OpenHandle* handle);
+  /// flock(2) on an open handle: LOCK_SH / LOCK_EX (convert or take), LOCK_UN, with LOCK_NB.
+  void flock(fuse_req_t req, OpenHandle* handle, int operation);
+
+  /// Every open handle of the lock `key`.
+  std::vector<std::shared_ptr<OpenHandle>> handles(const std::string& key) const;
+  /// The objects held through the mount in one namespace of a store.
+  std::vector<LockObject> held_in(const std::string& store, const Namespace& ns) const;
+  /// How many requests wait for the lock `key`.
+  std::size_t waiter_count(const std::string& key) const;
+  std::size_t total_waiters() const;
+  std::size_t total_handles() const;
+
+ private:
+  struct Waiter;
+  struct KeyState;
+  struct Reply;  ///< an answer to send once mutex_ is released
+
+  static void on_interrupt(fuse_req_t req, void* data);
+  void enqueue(std::unique_ptr<Waiter> waiter);
+  void cancel(Waiter* waiter);
+  void poke(const std::string& key);
+  void run();
+  void process(const std::string& key, std::vector<Reply>& replies);
+  void schedule(const std::string& key, Clock::time_point when);
+  void send(std::vector<Reply>& replies);
+  void wake();
+  void forget_if_idle(const std::string& key);
+
+  const LockRoot& root_;
+  std::optional<std::chrono::milliseconds> wait_timeout_;
+
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, KeyState> keys_;
+  std::unordered_map<int, std::string> watched_;  ///< inotify watch descriptor -> key
+  std::set<std::string> poked_;                   ///< keys to retry now
+  std::vector<std::unique_ptr<Waiter>> cancelled_;
+  using Due = std::pair<Clock::time_point, std::string>;
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> timers_;
+  std::size_t waiters_ = 0;
+  std::size_t handles_ = 0;
+
+  std::optional<LockFileWatch> watch_;
+  UniqueFd wake_fd_;
+  UniqueFd epoll_fd_;
+  std::atomic<bool> running_{false};
+  std::thread thread_;
+};
+
+}  // namespace pbs::fs

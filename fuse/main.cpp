@@ -1,0 +1,112 @@
+// pbs-lockfs: the life of a mount. Parse options, open the lock root and the datastores, mount
+// (as root), fork into a root monitor and the daemon, drop to `backup`, serve, stop.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "filesystem.hpp"
+#include "mount_monitor.hpp"
+#include "privileges.hpp"
+
+using namespace pbs;
+using namespace pbs::fs;
+
+namespace {
+
+void setup_logging(bool debug) {
+  auto logger = spdlog::stderr_logger_mt("pbs-lockfs");
+  // Under systemd the journal adds time and priority itself.
+  logger->set_pattern(std::getenv("JOURNAL_STREAM") ? "<%l> %v" : "%Y-%m-%dT%H:%M:%S.%e %l %v");
+  spdlog::set_default_logger(logger);
+  const char* level = std::getenv("PBS_LOCKFS_LOG");
+  spdlog::set_level(debug ? spdlog::level::debug
+                          : level ? spdlog::level::from_str(level) : spdlog::level::info);
+}
+
+int fail(const std::string& message, int code = 1) {
+  spdlog::error("{}", message);
+  return code;
+}
+
+int serve(Filesystem& fs, fuse_session* se) {
+  if (auto ok = drop_privileges(fs.options.user); !ok) return fail(ok.error().message);
+  if (auto ok = fs.locks->start(); !ok) return fail(ok.error().message);
+  if (fuse_set_signal_handlers(se) != 0) return fail("cannot install signal handlers");
+  spdlog::info("serving {} as {} (lock root {})", fs.options.mountpoint, fs.options.user,
+               fs.root->path());
+  fuse_loop_config* config = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_max_threads(config, fs.options.max_threads);
+  fuse_loop_cfg_set_idle_threads(config, 4);
+  int rc = fuse_session_loop_mt(se, config);
+  fuse_loop_cfg_destroy(config);
+  fs.locks->stop();
+  fuse_remove_signal_handlers(se);
+  spdlog::info("stopped serving {}", fs.options.mountpoint);
+  return rc == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto options = parse_options(argc, argv);
+  if (!options) {
+    std::fprintf(stderr, "pbs-lockfs: %s\n", options.error().message.c_str());
+    return 2;
+  }
+  if (options->show_help) return std::fputs(usage_text(), stdout), 0;
+  if (options->show_version) return std::printf("pbs-lockfs %s\n", PBS_LOCKFS_VERSION), 0;
+  setup_logging(options->debug);
+
+  Filesystem fs;
+  fs.options = std::move(options.value());
+  auto owner = Owner::lookup("backup", "backup");
+  if (!owner) return fail("lock files belong to backup:backup: " + owner.error().message, 2);
+  fs.owner = *owner;
+  auto lock_gid = lookup_group(fs.options.lock_group);
+  if (!lock_gid) return fail("lock_group: " + lock_gid.error().message, 2);
+  fs.access = AccessPolicy{fs.owner.uid, *lock_gid, fs.options.public_listing};
+  fs.stores = fs.options.stores.empty() ? DatastoreRegistry::from_config(fs.options.config)
+                                        : DatastoreRegistry::from_list(fs.options.stores);
+  auto root = LockRoot::open(fs.options.lock_root, fs.owner, fs.options.old_locking_marker);
+  if (!root) return fail("lock root: " + root.error().message);
+  fs.root.emplace(std::move(root.value()));
+  raise_file_limit();
+  std::optional<std::chrono::milliseconds> timeout;
+  if (fs.options.wait_timeout) {
+    timeout = std::chrono::milliseconds(static_cast<long>(*fs.options.wait_timeout * 1000));
+  }
+  fs.locks = std::make_unique<LockManager>(*fs.root, timeout);
+  fs.tree = std::make_unique<MountTree>(
+      *fs.stores, *fs.root,
+      [&fs](const std::string& store, const Namespace& ns) { return fs.locks->held_in(store, ns); });
+
+  std::string mount_options = "allow_other,fsname=pbs-lockfs,subtype=pbs-lockfs";
+  for (const auto& o : fs.options.fuse_options) mount_options += "," + o;
+  std::vector<const char*> args{argv[0], "-o", mount_options.c_str()};
+  fuse_args fuse_argv = FUSE_ARGS_INIT(static_cast<int>(args.size()), const_cast<char**>(args.data()));
+  fuse_lowlevel_ops ops = filesystem_operations();
+  fuse_session* se = fuse_session_new(&fuse_argv, &ops, sizeof ops, &fs);
+  if (se == nullptr) return fail("cannot create the FUSE session");
+  if (fuse_session_mount(se, fs.options.mountpoint.c_str()) != 0) {
+    fuse_session_destroy(se);
+    return fail("cannot mount " + fs.options.mountpoint);
+  }
+  struct stat mounted {};
+  stat(fs.options.mountpoint.c_str(), &mounted);
+  spdlog::info("mounted {} ({} datastore(s))", fs.options.mountpoint, fs.stores->current()->size());
+  if (fuse_daemonize(fs.options.foreground) != 0) return fail("cannot go to the background");
+
+  pid_t daemon = fork();
+  if (daemon < 0) return fail("fork failed");
+  if (daemon > 0) {
+    close(fuse_session_fd(se));  // only the daemon may keep the connection alive
+    return monitor_daemon(daemon, fs.options.mountpoint, mounted.st_dev);
+  }
+  int code = serve(fs, se);
+  fuse_session_destroy(se);
+  return code;
+}

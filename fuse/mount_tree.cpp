@@ -1,0 +1,213 @@
+// The mounted tree's contents; see mount_tree.hpp.
+#include "mount_tree.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "lock_directory.hpp"
+
+namespace pbs::fs {
+
+struct MountTree::NamespaceContents {
+  std::vector<LockObject> locked;  ///< lock files plus objects held through the mount
+};
+
+namespace {
+
+Node with_kind(const Node& from, NodeKind kind) {
+  Node out = from;
+  out.kind = kind;
+  return out;
+}
+
+bool same_group(const LockObject& o, const Node& n) { return o.group == n.group(); }
+
+}  // namespace
+
+std::string MountTree::datastore_path(const std::string& store) {
+  auto found = stores_.find(store);
+  return found ? found->path() : std::string();
+}
+
+MountTree::NamespaceContents MountTree::contents(const Node& ns_root) {
+  NamespaceContents out;
+  if (auto files = list_lock_files(root_, ns_root.store, ns_root.ns)) out.locked = std::move(*files);
+  auto held = held_(ns_root.store, ns_root.ns);
+  out.locked.insert(out.locked.end(), held.begin(), held.end());
+  return out;
+}
+
+std::vector<std::string> MountTree::child_namespaces(const Node& ns_root) {
+  std::set<std::string> names;
+  if (auto store = stores_.find(ns_root.store)) {
+    if (auto on_disk = store->child_namespaces(ns_root.ns)) names.insert(on_disk->begin(), on_disk->end());
+  }
+  if (auto in_locks = list_lock_child_namespaces(root_, ns_root.store, ns_root.ns)) {
+    names.insert(in_locks->begin(), in_locks->end());
+  }
+  return {names.begin(), names.end()};
+}
+
+bool MountTree::exists(const Node& node) {
+  if (node.kind == NodeKind::kRoot || node.kind == NodeKind::kStatusFile) return true;
+  auto store = stores_.find(node.store);
+  if (!store) return false;
+  Node ns_root = with_kind(node, node.ns.is_root() ? NodeKind::kStore : NodeKind::kNamespace);
+  switch (node.kind) {
+    case NodeKind::kStore:
+      return true;
+    case NodeKind::kNamespaceList:
+      return !child_namespaces(ns_root).empty();
+    case NodeKind::kNamespace:
+      return store->has_directory(node.ns.datastore_path()) ||
+             lock_namespace_exists(root_, node.store, node.ns);
+    default:
+      break;
+  }
+  std::string type_dir = Datastore::join(node.ns.datastore_path(), std::string(to_string(node.type)));
+  std::string group_dir = type_dir + "/" + node.id;
+  if (node.is_lock()) {
+    LockObject object = node.lock_object();
+    std::string dir = node.kind == NodeKind::kGroupLock ? group_dir : group_dir + "/" + node.time;
+    if (store->has_directory(dir) || lock_file_exists(root_, object)) return true;
+    auto held = held_(node.store, node.ns);
+    return std::find(held.begin(), held.end(), object) != held.end();
+  }
+  if (node.kind == NodeKind::kType && store->has_directory(type_dir)) return true;
+  if (node.kind == NodeKind::kGroup && store->has_directory(group_dir)) return true;
+  auto known = contents(ns_root);
+  return std::any_of(known.locked.begin(), known.locked.end(), [&](const LockObject& o) {
+    return node.kind == NodeKind::kType ? o.group.type == node.type : same_group(o, node);
+  });
+}
+
+Result<Node> MountTree::child(const Node& parent, std::string_view name) {
+  Node node = parent;
+  bool valid = false;
+  switch (parent.kind) {
+    case NodeKind::kRoot:
+      if (name == kStatusFileName) {
+        node.kind = NodeKind::kStatusFile;
+        valid = true;
+      } else {
+        node.kind = NodeKind::kStore;
+        node.store = std::string(name);
+        valid = check_store_name(name).ok();
+      }
+      break;
+    case NodeKind::kStore:
+    case NodeKind::kNamespace:
+      if (name == "ns") {
+        node.kind = NodeKind::kNamespaceList;
+        valid = node.ns.depth() < kMaxNamespaceDepth;
+      } else if (auto type = parse_backup_type(name)) {
+        node.kind = NodeKind::kType;
+        node.type = *type;
+        valid = true;
+      }
+      break;
+    case NodeKind::kNamespaceList:
+      if (auto child = parent.ns.child(name)) {
+        node.kind = NodeKind::kNamespace;
+        node.ns = std::move(child.value());
+        valid = true;
+      }
+      break;
+    case NodeKind::kType:
+      node.kind = NodeKind::kGroup;
+      node.id = std::string(name);
+      valid = check_group_id(name).ok();
+      break;
+    case NodeKind::kGroup:
+      if (name == ".lock") {
+        node.kind = NodeKind::kGroupLock;
+        valid = true;
+      } else if (auto time = manifest_node_time(name); !time.empty()) {
+        node.kind = NodeKind::kManifest;
+        node.time = std::string(time);
+        valid = check_snapshot_time(time).ok();
+      } else {
+        node.kind = NodeKind::kSnapshot;
+        node.time = std::string(name);
+        valid = check_snapshot_time(name).ok();
+      }
+      break;
+    default:
+      return Error{ENOTDIR, "not a directory"};
+  }
+  if (!valid || !exists(node)) return Error{ENOENT, "no such node"};
+  return node;
+}
+
+Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node& dir) {
+  std::map<std::string, Node> out;
+  auto add = [&](const std::string& name, NodeKind kind, auto&& fill) {
+    Node node = with_kind(dir, kind);
+    fill(node);
+    out.emplace(name, std::move(node));
+  };
+  switch (dir.kind) {
+    case NodeKind::kRoot: {
+      add(std::string(kStatusFileName), NodeKind::kStatusFile, [](Node&) {});
+      for (const auto& store : *stores_.current()) {
+        add(store.name(), NodeKind::kStore, [&](Node& n) { n.store = store.name(); });
+      }
+      break;
+    }
+    case NodeKind::kStore:
+    case NodeKind::kNamespace: {
+      auto store = stores_.find(dir.store);
+      if (!store) return Error{ENOENT, "datastore gone"};
+      if (dir.ns.depth() < kMaxNamespaceDepth && !child_namespaces(dir).empty()) {
+        add("ns", NodeKind::kNamespaceList, [](Node&) {});
+      }
+      std::set<BackupType> types;
+      if (auto on_disk = store->types(dir.ns)) types.insert(on_disk->begin(), on_disk->end());
+      for (const auto& o : contents(dir).locked) types.insert(o.group.type);
+      for (BackupType t : types) add(std::string(to_string(t)), NodeKind::kType, [&](Node& n) { n.type = t; });
+      break;
+    }
+    case NodeKind::kNamespaceList:
+      for (const auto& name : child_namespaces(dir)) {
+        add(name, NodeKind::kNamespace, [&](Node& n) { n.ns = *dir.ns.child(name); });
+      }
+      break;
+    case NodeKind::kType: {
+      auto store = stores_.find(dir.store);
+      if (!store) return Error{ENOENT, "datastore gone"};
+      std::set<std::string> ids;
+      if (auto on_disk = store->group_ids(dir.ns, dir.type)) ids.insert(on_disk->begin(), on_disk->end());
+      for (const auto& o : contents(dir).locked) {
+        if (o.group.type == dir.type) ids.insert(o.group.id);
+      }
+      for (const auto& id : ids) add(id, NodeKind::kGroup, [&](Node& n) { n.id = id; });
+      break;
+    }
+    case NodeKind::kGroup: {
+      auto store = stores_.find(dir.store);
+      if (!store) return Error{ENOENT, "datastore gone"};
+      add(".lock", NodeKind::kGroupLock, [](Node&) {});
+      std::set<std::string> snapshots, manifests;
+      if (auto on_disk = store->snapshot_times(dir.ns, dir.group())) {
+        snapshots.insert(on_disk->begin(), on_disk->end());
+        manifests.insert(on_disk->begin(), on_disk->end());
+      }
+      for (const auto& o : contents(dir).locked) {
+        if (!same_group(o, dir)) continue;
+        if (o.kind == LockKind::kSnapshot) snapshots.insert(o.time);
+        if (o.kind == LockKind::kManifest) manifests.insert(o.time);
+      }
+      for (const auto& t : snapshots) add(t, NodeKind::kSnapshot, [&](Node& n) { n.time = t; });
+      for (const auto& t : manifests) {
+        add(manifest_node_name(t), NodeKind::kManifest, [&](Node& n) { n.time = t; });
+      }
+      break;
+    }
+    default:
+      return Error{ENOTDIR, "not a directory"};
+  }
+  return std::vector<std::pair<std::string, Node>>(out.begin(), out.end());
+}
+
+}  // namespace pbs::fs

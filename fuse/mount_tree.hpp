@@ -1,0 +1,46 @@
+// MountTree: which nodes exist and what a directory holds. A node exists while its datastore
+// object exists, or its lock file exists, or it is held through the mount. Everything is read
+// from disk when asked: PBS adds and prunes snapshots under us all the time. No FUSE in here.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "datastore_registry.hpp"
+#include "lock_root.hpp"
+#include "node.hpp"
+
+namespace pbs::fs {
+
+class MountTree {
+ public:
+  /// The objects held through the mount in one namespace of one store.
+  using HeldQuery =
+      std::function<std::vector<LockObject>(const std::string& store, const Namespace& ns)>;
+
+  MountTree(DatastoreRegistry& stores, const LockRoot& root, HeldQuery held)
+      : stores_(stores), root_(root), held_(std::move(held)) {}
+
+  /// The child `name` of the directory `parent`; ENOENT when there is none.
+  Result<Node> child(const Node& parent, std::string_view name);
+  /// The entries of the directory `dir`, sorted by name.
+  Result<std::vector<std::pair<std::string, Node>>> children(const Node& dir);
+  /// Whether `node` exists now.
+  bool exists(const Node& node);
+  /// The datastore base path of `store` (empty when it is not configured).
+  std::string datastore_path(const std::string& store);
+
+ private:
+  /// Everything known about one namespace: datastore directories, lock files and held locks.
+  struct NamespaceContents;
+  NamespaceContents contents(const Node& namespace_root);
+  std::vector<std::string> child_namespaces(const Node& namespace_root);
+
+  DatastoreRegistry& stores_;
+  const LockRoot& root_;
+  HeldQuery held_;
+};
+
+}  // namespace pbs::fs

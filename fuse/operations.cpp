@@ -1,0 +1,54 @@
+// The table of FUSE operations, and init (the capabilities we ask the kernel for).
+#include <spdlog/spdlog.h>
+
+#include "filesystem.hpp"
+#include "ops.hpp"
+
+namespace pbs::fs {
+
+void op_init(void*, fuse_conn_info* conn) {
+  // flock(2) on nodes reaches us (LOCK_SH/EX/UN convert and release the real lock).
+  if (conn->capable & FUSE_CAP_FLOCK_LOCKS) {
+    conn->want |= FUSE_CAP_FLOCK_LOCKS;
+  } else {
+    spdlog::warn("kernel cannot forward flock(2): flock on nodes stays local");
+  }
+  // O_TRUNC arrives with the open instead of as a separate truncate.
+  if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+  conn->want &= ~FUSE_CAP_READDIRPLUS;
+}
+
+fuse_lowlevel_ops filesystem_operations() {
+  fuse_lowlevel_ops ops{};
+  ops.init = op_init;
+  ops.lookup = op_lookup;
+  ops.forget = op_forget;
+  ops.forget_multi = op_forget_multi;
+  ops.getattr = op_getattr;
+  ops.setattr = op_setattr;
+  ops.opendir = op_opendir;
+  ops.readdir = op_readdir;
+  ops.releasedir = op_releasedir;
+  ops.statfs = op_statfs;
+  ops.open = op_open;
+  ops.release = op_release;
+  ops.flush = op_flush;
+  ops.read = op_read;
+  ops.write = op_write;
+  ops.flock = op_flock;
+  ops.unlink = op_unlink;
+  ops.rmdir = op_rmdir;
+  ops.create = op_create;
+  ops.mkdir = op_mkdir;
+  ops.mknod = op_mknod;
+  ops.symlink = op_symlink;
+  ops.link = op_link;
+  ops.rename = op_rename;
+  ops.setxattr = op_setxattr;
+  ops.getxattr = op_getxattr;
+  ops.listxattr = op_listxattr;
+  ops.removexattr = op_removexattr;
+  return ops;
+}
+
+}  // namespace pbs::fs

@@ -1,0 +1,68 @@
+// Operations the mount never allows: it creates no datastore objects and changes nothing but
+// lock files. Each answers with a clear errno and a log line.
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "filesystem.hpp"
+#include "ops.hpp"
+
+namespace pbs::fs {
+namespace {
+
+void refuse(fuse_req_t req, const char* what, const std::string& target, int error) {
+  spdlog::info("refused {} {} to {}: {}", what, target, Caller::of(req).describe(),
+               error == EPERM ? "EPERM" : std::strerror(error));
+  fuse_reply_err(req, error);
+}
+
+std::string child_key(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  auto dir = Filesystem::of(req).inodes.find(parent);
+  return (dir ? dir->key() : std::string("?")) + "/" + name;
+}
+
+}  // namespace
+
+void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t, fuse_file_info*) {
+  refuse(req, "create", child_key(req, parent, name), EPERM);
+}
+
+void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) {
+  refuse(req, "mkdir", child_key(req, parent, name), EPERM);
+}
+
+void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t, dev_t) {
+  refuse(req, "mknod", child_key(req, parent, name), EPERM);
+}
+
+void op_symlink(fuse_req_t req, const char*, fuse_ino_t parent, const char* name) {
+  refuse(req, "symlink", child_key(req, parent, name), EPERM);
+}
+
+void op_link(fuse_req_t req, fuse_ino_t, fuse_ino_t parent, const char* name) {
+  refuse(req, "link", child_key(req, parent, name), EPERM);
+}
+
+void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t, const char*,
+               unsigned int) {
+  refuse(req, "rename", child_key(req, parent, name), EPERM);
+}
+
+void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char*, size_t, int) {
+  auto node = Filesystem::of(req).inodes.find(ino);
+  refuse(req, "setxattr", (node ? node->key() : "?") + " " + name, EPERM);
+}
+
+void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  auto node = Filesystem::of(req).inodes.find(ino);
+  refuse(req, "removexattr", (node ? node->key() : "?") + " " + name, EPERM);
+}
+
+void op_getxattr(fuse_req_t req, fuse_ino_t, const char*, size_t) { fuse_reply_err(req, ENODATA); }
+
+void op_listxattr(fuse_req_t req, fuse_ino_t, size_t size) {
+  if (size == 0) return (void)fuse_reply_xattr(req, 0);
+  fuse_reply_buf(req, nullptr, 0);
+}
+
+}  // namespace pbs::fs

@@ -1,0 +1,96 @@
+// Removing: `rm` of a lock node runs PBS's destroy protocol on its lock files, `rmdir` of a
+// group removes the group lock file once no snapshot nodes remain. The datastore is never touched.
+#include <spdlog/spdlog.h>
+
+#include "filesystem.hpp"
+#include "lock_removal.hpp"
+#include "ops.hpp"
+
+namespace pbs::fs {
+namespace {
+
+// Removes the lock files of `node` (a lock node or, for rmdir, a group's lock) under the
+// caller's own exclusive hold through the mount if it has one; EBUSY if anybody else holds it.
+int remove_locks(Filesystem& fs, const Node& node, const Caller& caller) {
+  LockObject object = node.lock_object();
+  std::string store_path = fs.tree->datastore_path(node.store);
+  std::vector<LockRequest> requests =
+      node.kind == NodeKind::kSnapshot
+          ? snapshot_removal(object, store_path)
+          : std::vector<LockRequest>{{object, LockMode::kExclusive, store_path, false}};
+  pid_t process = process_of(caller.pid);
+  std::shared_ptr<OpenHandle> own;
+  for (const auto& handle : fs.locks->handles(object.lock_path().relative())) {
+    if (!handle->holds()) continue;
+    // The holder itself, or a process it started (`exec 9>node; rm node` runs rm as a child).
+    if (handle->held_mode() == LockMode::kExclusive && is_same_or_ancestor(handle->pid, process)) {
+      own = handle;
+    } else {
+      spdlog::info("remove {} refused to {}: EBUSY (held by pid {})", object.describe(),
+                   caller.describe(), handle->pid);
+      return EBUSY;
+    }
+  }
+  Result<void> removed;
+  if (own) {
+    std::lock_guard hold(own->mutex);
+    removed = remove_lock_files(*fs.root, requests, &own->lock);
+  } else {
+    removed = remove_lock_files(*fs.root, requests);
+  }
+  if (!removed) {
+    spdlog::info("remove {} refused to {}: {}", object.describe(), caller.describe(),
+                 removed.error().message);
+    return removed.error().code;
+  }
+  spdlog::info("removed lock files of {} for {}{}", object.describe(), caller.describe(),
+               own ? " under its own hold" : "");
+  return 0;
+}
+
+}  // namespace
+
+void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  auto& fs = Filesystem::of(req);
+  auto dir = node_of(req, parent);
+  if (!dir) return;
+  Caller caller = Caller::of(req);
+  if (refuse_unless(fs.access.may_lock(caller), req, caller, "unlink", dir->key() + "/" + name)) {
+    return;
+  }
+  auto node = fs.tree->child(*dir, name);
+  if (!node) return (void)fuse_reply_err(req, node.error().code);
+  if (node->is_directory()) return (void)fuse_reply_err(req, EISDIR);
+  if (!node->is_lock()) return (void)fuse_reply_err(req, EPERM);
+  fuse_reply_err(req, remove_locks(fs, *node, caller));
+}
+
+void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  auto& fs = Filesystem::of(req);
+  auto dir = node_of(req, parent);
+  if (!dir) return;
+  Caller caller = Caller::of(req);
+  if (refuse_unless(fs.access.may_lock(caller), req, caller, "rmdir", dir->key() + "/" + name)) {
+    return;
+  }
+  auto node = fs.tree->child(*dir, name);
+  if (!node) return (void)fuse_reply_err(req, node.error().code);
+  if (!node->is_directory()) return (void)fuse_reply_err(req, ENOTDIR);
+  if (node->kind != NodeKind::kGroup) {
+    spdlog::info("rmdir {} refused to {}: EPERM (lock tree directories are never removed)",
+                 node->key(), caller.describe());
+    return (void)fuse_reply_err(req, EPERM);
+  }
+  auto children = fs.tree->children(*node);
+  if (!children) return (void)fuse_reply_err(req, children.error().code);
+  for (const auto& [child_name, child] : *children) {
+    if (child.kind == NodeKind::kSnapshot || child.kind == NodeKind::kManifest) {
+      return (void)fuse_reply_err(req, ENOTEMPTY);
+    }
+  }
+  Node group_lock = *node;
+  group_lock.kind = NodeKind::kGroupLock;
+  fuse_reply_err(req, remove_locks(fs, group_lock, caller));
+}
+
+}  // namespace pbs::fs

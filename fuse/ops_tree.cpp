@@ -1,0 +1,127 @@
+// FUSE operations over the tree: lookup, forget, getattr, opendir/readdir/releasedir, statfs.
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <spdlog/spdlog.h>
+
+#include "filesystem.hpp"
+#include "ops.hpp"
+
+namespace pbs::fs {
+namespace {
+
+// Directory entries are stable for a few seconds (PBS adds snapshots rarely); lock state in the
+// attributes is never cached.
+constexpr double kEntryTimeout = 1.0;
+
+struct DirHandle {
+  std::vector<std::pair<std::string, Node>> entries;
+};
+
+}  // namespace
+
+std::optional<Node> node_of(fuse_req_t req, fuse_ino_t ino) {
+  auto node = Filesystem::of(req).inodes.find(ino);
+  if (!node) fuse_reply_err(req, ESTALE);
+  return node;
+}
+
+bool refuse_unless(bool allowed, fuse_req_t req, const Caller& caller, const char* what,
+                   const std::string& target) {
+  if (allowed) return false;
+  spdlog::warn("refused {} of {} to {}: EACCES", what, target.empty() ? "/" : target,
+               caller.describe());
+  fuse_reply_err(req, EACCES);
+  return true;
+}
+
+void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  auto& fs = Filesystem::of(req);
+  auto dir = node_of(req, parent);
+  if (!dir) return;
+  if (!dir->is_directory()) return (void)fuse_reply_err(req, ENOTDIR);
+  Caller caller = Caller::of(req);
+  if (refuse_unless(fs.access.may_list(caller), req, caller, "lookup", dir->key())) return;
+  auto child = fs.tree->child(*dir, name);
+  if (!child) return (void)fuse_reply_err(req, child.error().code);
+  fuse_entry_param entry{};
+  entry.ino = fs.inodes.remember(*child);
+  entry.attr = node_attributes(fs, *child, entry.ino);
+  entry.entry_timeout = kEntryTimeout;
+  entry.attr_timeout = 0;
+  if (fuse_reply_entry(req, &entry) != 0) fs.inodes.forget(entry.ino, 1);
+}
+
+void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  Filesystem::of(req).inodes.forget(ino, nlookup);
+  fuse_reply_none(req);
+}
+
+void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+  auto& fs = Filesystem::of(req);
+  for (size_t i = 0; i < count; ++i) fs.inodes.forget(forgets[i].ino, forgets[i].nlookup);
+  fuse_reply_none(req);
+}
+
+void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  auto node = node_of(req, ino);
+  if (!node) return;
+  struct stat st = node_attributes(Filesystem::of(req), *node, ino);
+  fuse_reply_attr(req, &st, 0);
+}
+
+void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto& fs = Filesystem::of(req);
+  auto node = node_of(req, ino);
+  if (!node) return;
+  if (!node->is_directory()) return (void)fuse_reply_err(req, ENOTDIR);
+  Caller caller = Caller::of(req);
+  if (refuse_unless(fs.access.may_list(caller), req, caller, "listing", node->key())) return;
+  auto children = fs.tree->children(*node);
+  if (!children) return (void)fuse_reply_err(req, children.error().code);
+  auto* handle = new DirHandle{std::move(children.value())};
+  fi->fh = reinterpret_cast<uint64_t>(handle);
+  fi->cache_readdir = 0;
+  if (fuse_reply_open(req, fi) != 0) delete handle;
+}
+
+void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
+  auto* handle = reinterpret_cast<DirHandle*>(fi->fh);
+  std::string buffer(size, '\0');
+  size_t used = 0;
+  // Offsets: 0 ".", 1 "..", then entries[offset - 2].
+  for (off_t i = offset; i < static_cast<off_t>(handle->entries.size()) + 2; ++i) {
+    struct stat st {};
+    std::string name;
+    if (i < 2) {
+      name = i == 0 ? "." : "..";
+      st.st_ino = ino;
+      st.st_mode = S_IFDIR;
+    } else {
+      const auto& [entry_name, node] = handle->entries[i - 2];
+      name = entry_name;
+      st.st_ino = InodeTable::listing_inode(node.key());
+      st.st_mode = node.is_directory() ? S_IFDIR : S_IFREG;
+    }
+    size_t need = fuse_add_direntry(req, nullptr, 0, name.c_str(), nullptr, 0);
+    if (used + need > size) break;
+    fuse_add_direntry(req, buffer.data() + used, size - used, name.c_str(), &st, i + 1);
+    used += need;
+  }
+  fuse_reply_buf(req, buffer.data(), used);
+}
+
+void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  delete reinterpret_cast<DirHandle*>(fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+void op_statfs(fuse_req_t req, fuse_ino_t) {
+  struct statvfs st {};
+  st.f_bsize = st.f_frsize = 4096;
+  st.f_namemax = 255;
+  st.f_files = Filesystem::of(req).inodes.size();
+  fuse_reply_statfs(req, &st);
+}
+
+}  // namespace pbs::fs

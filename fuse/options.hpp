@@ -1,0 +1,38 @@
+// Options: the daemon's command line, `pbs-lockfs [options] [SOURCE] MOUNTPOINT`.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "datastore_config.hpp"
+#include "result.hpp"
+
+namespace pbs::fs {
+
+struct Options {
+  bool foreground = false;
+  bool debug = false;
+  bool show_help = false;
+  bool show_version = false;
+  std::string mountpoint;
+  std::string config = kDefaultDatastoreConfig;
+  std::vector<DatastoreConfigEntry> stores;  ///< store=NAME:PATH; when given, config is unused
+  std::string lock_root = "/run/proxmox-backup/locks";
+  std::string old_locking_marker = "/run/proxmox-backup/old-locking";
+  std::string lock_group = "backup";
+  std::string user = "backup";
+  std::optional<double> wait_timeout;  ///< seconds
+  bool open_locks = true;              ///< open=lock; off: only flock(2) on nodes locks
+  bool public_listing = false;         ///< anybody may list (locking still needs the rights)
+  unsigned max_threads = 16;
+  std::vector<std::string> fuse_options;  ///< mount options passed on to libfuse
+};
+
+/// Parses argv. Errors are one line, for "pbs-lockfs: <message>" and exit code 2.
+Result<Options> parse_options(int argc, const char* const* argv);
+
+/// The --help text.
+const char* usage_text();
+
+}  // namespace pbs::fs

@@ -1,0 +1,17 @@
+// Dropping root once mounted: the daemon serves as `backup` with no capabilities.
+#pragma once
+
+#include <string>
+
+#include "result.hpp"
+
+namespace pbs::fs {
+
+/// Switches to `user` and its primary group with no supplementary groups and no capabilities
+/// (a no-op for "root"). Checks that root cannot be regained.
+Result<void> drop_privileges(const std::string& user);
+
+/// Raises the soft limit on open files to the hard limit: every held lock is a descriptor.
+void raise_file_limit();
+
+}  // namespace pbs::fs
