@@ -95,8 +95,7 @@ int main(int argc, char** argv) {
     fuse_session_destroy(se);
     return fail("cannot mount " + fs.options.mountpoint);
   }
-  struct stat mounted {};
-  stat(fs.options.mountpoint.c_str(), &mounted);
+  std::string mount_device = fuse_mount_device(fs.options.mountpoint);
   spdlog::info("mounted {} ({} datastore(s))", fs.options.mountpoint, fs.stores->current()->size());
   if (fuse_daemonize(fs.options.foreground) != 0) return fail("cannot go to the background");
 
@@ -104,7 +103,7 @@ int main(int argc, char** argv) {
   if (daemon < 0) return fail("fork failed");
   if (daemon > 0) {
     close(fuse_session_fd(se));  // only the daemon may keep the connection alive
-    return monitor_daemon(daemon, fs.options.mountpoint, mounted.st_dev);
+    return monitor_daemon(daemon, fs.options.mountpoint, mount_device);
   }
   int code = serve(fs, se);
   fuse_session_destroy(se);

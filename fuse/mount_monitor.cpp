@@ -3,10 +3,11 @@
 
 #include <signal.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cerrno>
+#include <fstream>
+#include <sstream>
 #include <spdlog/spdlog.h>
 
 namespace pbs::fs {
@@ -20,7 +21,39 @@ void forward(int signal) {
 
 }  // namespace
 
-int monitor_daemon(pid_t daemon, const std::string& mountpoint, dev_t mount_dev) {
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string unescape_mountinfo(const std::string& field) {
+  std::string out;
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size()) {
+      out += static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += field[i];
+    }
+  }
+  return out;
+}
+
+std::string fuse_mount_device(const std::string& mountpoint) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line, device;
+  while (std::getline(in, line)) {
+    // id parent maj:min root mountpoint options [optional...] - fstype source superoptions
+    std::istringstream fields(line);
+    std::string id, parent, majmin, root, point;
+    fields >> id >> parent >> majmin >> root >> point;
+    auto dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream tail(line.substr(dash + 3));
+    std::string fstype;
+    tail >> fstype;
+    if (unescape_mountinfo(point) == mountpoint && fstype.rfind("fuse", 0) == 0) device = majmin;
+  }
+  return device;
+}
+
+int monitor_daemon(pid_t daemon, const std::string& mountpoint, const std::string& mount_device) {
   g_daemon = daemon;
   struct sigaction action {};
   action.sa_handler = forward;
@@ -36,8 +69,7 @@ int monitor_daemon(pid_t daemon, const std::string& mountpoint, dev_t mount_dev)
     spdlog::error("daemon (pid {}) was killed by signal {}; every lock it held is released",
                   daemon, WTERMSIG(status));
   }
-  struct stat st {};
-  bool ours = stat(mountpoint.c_str(), &st) == 0 ? st.st_dev == mount_dev : errno == ENOTCONN;
+  bool ours = !mount_device.empty() && fuse_mount_device(mountpoint) == mount_device;
   if (ours && umount2(mountpoint.c_str(), MNT_DETACH) == 0) {
     spdlog::info("unmounted {}", mountpoint);
   }

@@ -10,9 +10,13 @@
 
 namespace pbs::fs {
 
+/// The device ("maj:min") of the FUSE mount at `mountpoint`, from /proc/self/mountinfo (a stat()
+/// would ask the daemon itself, which may not be serving yet). Empty when there is none.
+std::string fuse_mount_device(const std::string& mountpoint);
+
 /// Runs in the parent after fork(): forwards SIGTERM, SIGINT, SIGHUP and SIGUSR1 to `daemon`,
-/// waits for it, detaches `mountpoint` if our mount (device `mount_dev`) is still there, and
+/// waits for it, detaches `mountpoint` if our mount (device `mount_device`) is still there, and
 /// returns the daemon's exit code (128 + signal when it was killed).
-int monitor_daemon(pid_t daemon, const std::string& mountpoint, dev_t mount_dev);
+int monitor_daemon(pid_t daemon, const std::string& mountpoint, const std::string& mount_device);
 
 }  // namespace pbs::fs
