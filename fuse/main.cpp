@@ -1,5 +1,6 @@
 // pbs-lockfs: the life of a mount. Parse options, open the lock root and the datastores, mount
 // (as root), fork into a root monitor and the daemon, drop to `backup`, serve, stop.
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,7 +47,8 @@ int serve(Filesystem& fs, fuse_session* se) {
   fs.locks->stop();
   fuse_remove_signal_handlers(se);
   spdlog::info("stopped serving {}", fs.options.mountpoint);
-  return rc == 0 ? 0 : 1;
+  // libfuse reports the signal that ended the loop: a requested stop is a clean exit.
+  return rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
 }
 
 }  // namespace
@@ -90,6 +92,7 @@ int main(int argc, char** argv) {
   fuse_args fuse_argv = FUSE_ARGS_INIT(static_cast<int>(args.size()), const_cast<char**>(args.data()));
   fuse_lowlevel_ops ops = filesystem_operations();
   fuse_session* se = fuse_session_new(&fuse_argv, &ops, sizeof ops, &fs);
+  fuse_opt_free_args(&fuse_argv);
   if (se == nullptr) return fail("cannot create the FUSE session");
   if (fuse_session_mount(se, fs.options.mountpoint.c_str()) != 0) {
     fuse_session_destroy(se);
@@ -102,7 +105,7 @@ int main(int argc, char** argv) {
   pid_t daemon = fork();
   if (daemon < 0) return fail("fork failed");
   if (daemon > 0) {
-    close(fuse_session_fd(se));  // only the daemon may keep the connection alive
+    fuse_session_destroy(se);  // closes our copy: only the daemon keeps the connection alive
     return monitor_daemon(daemon, fs.options.mountpoint, mount_device);
   }
   int code = serve(fs, se);

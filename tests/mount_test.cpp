@@ -1,0 +1,314 @@
+// The mount against the real lock files: the tree, lock by open (both directions against plain
+// flock(2)), release, removal, old locking, permissions and refused operations.
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "mount_fixture.hpp"
+#include "other_process.hpp"
+
+namespace pbs::test {
+namespace {
+
+using Names = std::set<std::string>;
+
+Names list(const std::string& dir) {
+  Names out;
+  for (auto& e : std::filesystem::directory_iterator(dir)) out.insert(e.path().filename());
+  return out;
+}
+
+bool lock_free(const std::string& file, int op = LOCK_EX) {
+  return other_process_can_flock(file, op);
+}
+
+TEST_F(MountTest, TreeMirrorsTheDatastoreWithOnlyValidPbsNames) {
+  EXPECT_EQ(list(mnt_), (Names{".pbs-lockfs", "store1"}));
+  EXPECT_EQ(list(node("")), (Names{"ct", "ns", "vm"}));  // no .chunks, no lxc
+  EXPECT_EQ(list(node("vm")), (Names{"100"}));           // no -bad, no symlinked 666
+  EXPECT_EQ(list(node("vm/100")),
+            (Names{".lock", "2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z",
+                   ".2024-01-01T00:00:00Z.manifest", ".2024-01-02T00:00:00Z.manifest"}));
+  EXPECT_EQ(list(node("ns")), (Names{"prod"}));
+  EXPECT_EQ(list(node("ns/prod")), (Names{"ns", "vm"}));
+  EXPECT_EQ(list(node("ns/prod/ns/site-a/host")), (Names{"db1"}));
+  EXPECT_TRUE(std::filesystem::is_regular_file(node(kSnap1)));
+  EXPECT_TRUE(std::filesystem::is_directory(node("vm/100")));
+  for (auto hidden : {"vm/100/owner", "vm/100/notes", "vm/666", ".chunks", "vm/100/not-a-snapshot",
+                      "vm/100/2024-01-03T00:00:00Z", "ns/outside"}) {
+    struct stat st {};
+    EXPECT_NE(lstat(node(hidden).c_str(), &st), 0) << hidden;
+    EXPECT_EQ(errno, ENOENT) << hidden;
+  }
+}
+
+TEST_F(MountTest, ReadOnlyOpenTakesTheRealSharedLock) {
+  int fd = open(node(kSnap1).c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  EXPECT_TRUE(lock_free(lock_file(kSnap1), LOCK_SH));
+  EXPECT_FALSE(lock_free(lock_file(kSnap1), LOCK_EX));
+  close(fd);
+  EXPECT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+}
+
+TEST_F(MountTest, WriteOpenTakesTheRealExclusiveLockUntilClosed) {
+  int fd = open(node(kSnap1).c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  EXPECT_FALSE(lock_free(lock_file(kSnap1), LOCK_SH));
+  close(fd);
+  EXPECT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+}
+
+TEST_F(MountTest, ShellRedirectionWithCreateAndTruncateWorks) {
+  int fd = open(node(kSnap1).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  EXPECT_FALSE(lock_free(lock_file(kSnap1), LOCK_SH));
+  close(fd);
+}
+
+TEST_F(MountTest, NonblockingOpenFailsAtOnceWhileADirectHolderHasIt) {
+  ASSERT_EQ(child_open_errno(node(kSnap1), O_RDONLY), 0);  // creates the lock file
+  ASSERT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+  FlockHolder pbs(lock_file(kSnap1), LOCK_EX);
+  EXPECT_EQ(child_open_errno(node(kSnap1), O_RDONLY | O_NONBLOCK), EWOULDBLOCK);
+  EXPECT_EQ(child_open_errno(node(kSnap1), O_RDWR | O_NONBLOCK), EWOULDBLOCK);
+  pbs.release();
+  EXPECT_EQ(child_open_errno(node(kSnap1), O_RDWR | O_NONBLOCK), 0);
+}
+
+TEST_F(MountTest, SharedDirectHolderAdmitsSharedOpensOnly) {
+  ASSERT_EQ(child_open_errno(node(kSnap1), O_RDONLY), 0);
+  ASSERT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+  FlockHolder reader(lock_file(kSnap1), LOCK_SH);
+  EXPECT_EQ(child_open_errno(node(kSnap1), O_RDONLY | O_NONBLOCK), 0);
+  EXPECT_EQ(child_open_errno(node(kSnap1), O_WRONLY | O_NONBLOCK), EWOULDBLOCK);
+}
+
+TEST_F(MountTest, LockIsReleasedWhenTheHolderIsKilled) {
+  NodeHolder holder(node(kSnap2), O_RDWR);
+  ASSERT_EQ(holder.error(), 0);
+  EXPECT_FALSE(lock_free(lock_file(kSnap2)));
+  holder.kill_hard();
+  EXPECT_TRUE(eventually([&] { return lock_free(lock_file(kSnap2)); }));
+}
+
+TEST_F(MountTest, TwoOpensInOneProcessConflictLikeTwoFlocks) {
+  int first = open(node(kSnap1).c_str(), O_RDWR);
+  ASSERT_GE(first, 0);
+  EXPECT_LT(open(node(kSnap1).c_str(), O_RDONLY | O_NONBLOCK), 0);
+  EXPECT_EQ(errno, EWOULDBLOCK);
+  close(first);
+}
+
+TEST_F(MountTest, GroupAndManifestNodesLockTheirOwnFiles) {
+  int group = open(node("vm/100/.lock").c_str(), O_RDWR);
+  int manifest = open(node("vm/100/.2024-01-01T00:00:00Z.manifest").c_str(), O_RDONLY);
+  int ns_snapshot = open(node("ns/prod/vm/300/2024-04-01T00:00:00Z").c_str(), O_RDWR);
+  ASSERT_GE(group, 0);
+  ASSERT_GE(manifest, 0);
+  ASSERT_GE(ns_snapshot, 0);
+  EXPECT_FALSE(lock_free(lock_file("vm/100"), LOCK_SH));
+  EXPECT_FALSE(lock_free(lock_file(kSnap1, "", true), LOCK_EX));
+  EXPECT_TRUE(lock_free(lock_file(kSnap1, "", true), LOCK_SH));
+  EXPECT_FALSE(lock_free(lock_file("vm/300/2024-04-01T00:00:00Z", "prod"), LOCK_SH));
+  EXPECT_TRUE(lock_free(lock_file(kSnap1)));  // the snapshot itself is not locked
+  close(group);
+  close(manifest);
+  close(ns_snapshot);
+}
+
+TEST_F(MountTest, LockFilesAndDirectoriesAreCreatedBackup0660) {
+  int fd = open(node("ns/prod/vm/300/2024-04-01T00:00:00Z").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  struct stat file {}, dir {};
+  ASSERT_EQ(lstat(lock_file("vm/300/2024-04-01T00:00:00Z", "prod").c_str(), &file), 0);
+  ASSERT_EQ(lstat((locks_ + "/store1/prod").c_str(), &dir), 0);
+  EXPECT_EQ(file.st_mode & 07777, 0660u);
+  EXPECT_EQ(dir.st_mode & 07777, 0755u);
+  for (auto* st : {&file, &dir}) {
+    EXPECT_EQ(st->st_uid, 34u);  // backup
+    EXPECT_EQ(st->st_gid, 34u);
+  }
+}
+
+TEST_F(MountTest, StaleLockFileStaysVisibleAndRemovable) {
+  const std::string stale = "vm/100/2023-12-31T00:00:00Z";
+  {
+    make_directories(locks_ + "/store1");
+    int fd = open(lock_file(stale).c_str(), O_CREAT | O_RDWR, 0660);
+    ASSERT_GE(fd, 0);
+    close(fd);
+  }
+  EXPECT_TRUE(std::filesystem::is_regular_file(node(stale)));
+  EXPECT_EQ(unlink(node(stale).c_str()), 0) << strerror(errno);
+  EXPECT_FALSE(std::filesystem::exists(lock_file(stale)));
+  EXPECT_FALSE(std::filesystem::exists(node(stale)));
+}
+
+TEST_F(MountTest, UnlinkWhenFreeRunsTheDestroyProtocol) {
+  ASSERT_EQ(child_open_errno(node(kSnap1), O_RDONLY), 0);
+  ASSERT_EQ(child_open_errno(node("vm/100/.2024-01-01T00:00:00Z.manifest"), O_RDONLY), 0);
+  ASSERT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+  ASSERT_TRUE(std::filesystem::exists(lock_file(kSnap1, "", true)));
+  ASSERT_EQ(unlink(node(kSnap1).c_str()), 0) << strerror(errno);
+  EXPECT_FALSE(std::filesystem::exists(lock_file(kSnap1)));
+  EXPECT_FALSE(std::filesystem::exists(lock_file(kSnap1, "", true)));
+  EXPECT_TRUE(std::filesystem::exists(node(kSnap1)));  // the snapshot itself is still there
+}
+
+TEST_F(MountTest, UnlinkUnderTheCallersOwnExclusiveHold) {
+  int fd = open(node(kSnap1).c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(unlink(node(kSnap1).c_str()), 0) << strerror(errno);
+  EXPECT_FALSE(std::filesystem::exists(lock_file(kSnap1)));
+  // `exec 9>node; rm node`: rm is a child of the holder.
+  int fd2 = open(node(kSnap2).c_str(), O_RDWR);
+  ASSERT_GE(fd2, 0);
+  pid_t rm = spawn_command({"rm", node(kSnap2)});
+  EXPECT_EQ(wait_exit_code(rm), 0);
+  EXPECT_FALSE(std::filesystem::exists(lock_file(kSnap2)));
+  close(fd);
+  close(fd2);
+}
+
+TEST_F(MountTest, UnlinkWhileSomebodyElseHoldsIsEbusy) {
+  NodeHolder holder(node(kSnap1), O_RDONLY);
+  ASSERT_EQ(holder.error(), 0);
+  EXPECT_NE(unlink(node(kSnap1).c_str()), 0);
+  EXPECT_EQ(errno, EBUSY);
+  holder.release();
+  ASSERT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+  FlockHolder direct(lock_file(kSnap1), LOCK_SH);
+  EXPECT_NE(unlink(node(kSnap1).c_str()), 0);
+  EXPECT_EQ(errno, EBUSY);
+  EXPECT_TRUE(std::filesystem::exists(lock_file(kSnap1)));
+}
+
+TEST_F(MountTest, RmdirOfAGroupRemovesOnlyItsLockFileAndOnlyWhenEmpty) {
+  ASSERT_EQ(child_open_errno(node("vm/100/.lock"), O_RDONLY), 0);
+  EXPECT_NE(rmdir(node("vm/100").c_str()), 0);
+  EXPECT_EQ(errno, ENOTEMPTY);
+  // A group known only from its stale lock file has no snapshots: rmdir cleans it up.
+  make_directories(locks_ + "/store1");
+  int fd = open(lock_file("ct/999").c_str(), O_CREAT | O_RDWR, 0660);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  EXPECT_TRUE(std::filesystem::is_directory(node("ct/999")));
+  EXPECT_EQ(rmdir(node("ct/999").c_str()), 0) << strerror(errno);
+  EXPECT_FALSE(std::filesystem::exists(lock_file("ct/999")));
+  EXPECT_TRUE(std::filesystem::is_directory(locks_ + "/store1"));
+  EXPECT_NE(rmdir(node("vm").c_str()), 0);
+  EXPECT_EQ(errno, EPERM);
+}
+
+TEST_F(MountTest, OldLockingMarkerAlsoLocksTheDatastoreDirectory) {
+  std::string snapshot_dir = datastore_ + "/" + kSnap1;
+  write_file(marker_, "");
+  int fd = open(node(kSnap1).c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  EXPECT_FALSE(lock_free(snapshot_dir, LOCK_SH));
+  close(fd);
+  EXPECT_TRUE(eventually([&] { return lock_free(snapshot_dir); }));
+  unlink(marker_.c_str());
+  fd = open(node(kSnap1).c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(lock_free(snapshot_dir));
+  close(fd);
+}
+
+TEST_F(MountTest, UnprivilegedUserGetsEaccesAndTakesNoLock) {
+  const uid_t nobody = 65534;
+  EXPECT_EQ(child_open_errno(node(kSnap1), O_RDONLY, nobody), EACCES);
+  EXPECT_EQ(child_open_errno(node(kSnap1), O_RDWR | O_NONBLOCK, nobody), EACCES);
+  EXPECT_EQ(child_open_errno(node("vm/100"), O_RDONLY | O_DIRECTORY, nobody), EACCES);
+  EXPECT_FALSE(std::filesystem::exists(lock_file(kSnap1)));
+  EXPECT_NE(daemon_->log().find("EACCES"), std::string::npos);
+}
+
+TEST_F(MountTest, TheBackupGroupMayLock) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    // uid nobody, but in group backup: allowed.
+    gid_t groups[] = {34};
+    if (setgroups(1, groups) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
+    int fd = open(node(kSnap1).c_str(), O_RDONLY);
+    _exit(fd >= 0 ? 0 : 1);
+  }
+  EXPECT_EQ(wait_exit_code(pid), 0);
+}
+
+TEST_F(MountTest, OperationsThatWouldChangeTheTreeFailWithClearErrors) {
+  EXPECT_NE(mkdir(node("vm/100/new").c_str(), 0755), 0);
+  EXPECT_EQ(errno, EPERM);
+  EXPECT_LT(open(node("vm/100/newfile").c_str(), O_CREAT | O_WRONLY, 0644), 0);
+  EXPECT_EQ(errno, EPERM);
+  EXPECT_NE(rename(node(kSnap1).c_str(), node("vm/100/2030-01-01T00:00:00Z").c_str()), 0);
+  EXPECT_EQ(errno, EPERM);
+  EXPECT_NE(symlink("x", node("vm/100/link").c_str()), 0);
+  EXPECT_EQ(errno, EPERM);
+  EXPECT_NE(link(node(kSnap1).c_str(), node("vm/100/hard").c_str()), 0);
+  EXPECT_EQ(errno, EPERM);
+  EXPECT_NE(chmod(node(kSnap1).c_str(), 0777), 0);
+  EXPECT_EQ(errno, EPERM);
+  EXPECT_NE(setxattr(node(kSnap1).c_str(), "user.x", "1", 1, 0), 0);
+  EXPECT_EQ(errno, EPERM);
+  EXPECT_NE(truncate(node("vm/100").c_str(), 0), 0);
+  EXPECT_EQ(errno, EISDIR);
+}
+
+TEST_F(MountTest, ReadShowsTheStateAndWriteStoresTheReason) {
+  int fd = open(node(kSnap1).c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  const std::string reason = "keeping this snapshot for the auditors\n";
+  ASSERT_EQ(write(fd, reason.data(), reason.size()), static_cast<ssize_t>(reason.size()));
+  std::string big(5000, 'x');
+  EXPECT_LT(write(fd, big.data(), big.size()), 0);
+  EXPECT_EQ(errno, EFBIG);
+  char buffer[4096] = {};
+  ssize_t n = pread(fd, buffer, sizeof buffer - 1, 0);
+  ASSERT_GT(n, 0);
+  std::string text(buffer, n);
+  EXPECT_NE(text.find("state: exclusive"), std::string::npos) << text;
+  EXPECT_NE(text.find("keeping this snapshot for the auditors"), std::string::npos) << text;
+  EXPECT_NE(text.find(lock_file(kSnap1)), std::string::npos) << text;
+  close(fd);
+}
+
+TEST(ConfigReload, NewDatastoresAppearWithoutARemount) {
+  TempDir dir;
+  make_directories(dir / "a/vm/1/2024-01-01T00:00:00Z");
+  make_directories(dir / "b/ct/2/2024-01-01T00:00:00Z");
+  make_directories(dir / "mnt");
+  write_file(dir / "datastore.cfg", "datastore: alpha\n\tpath " + (dir / "a") + "\n");
+  MountedDaemon daemon(dir / "mnt", {"config=" + (dir / "datastore.cfg"), "lock_root=" + (dir / "locks")},
+                       dir / "daemon.log");
+  ASSERT_TRUE(daemon.mounted()) << daemon.log();
+  EXPECT_EQ(list(dir / "mnt"), (Names{".pbs-lockfs", "alpha"}));
+  write_file(dir / "datastore.cfg", "datastore: alpha\n\tpath " + (dir / "a") +
+                                        "\n\ndatastore: beta\n\tpath " + (dir / "b") + "\n");
+  EXPECT_TRUE(eventually([&] { return list(dir / "mnt") == Names{".pbs-lockfs", "alpha", "beta"}; }));
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir / "mnt/beta/ct/2/2024-01-01T00:00:00Z"));
+  EXPECT_EQ(daemon.stop(), 0);
+}
+
+TEST(CommandLine, BadOptionsExitWithCode2BeforeMounting) {
+  for (std::string options : {"bogus=1", "wait_timeout=-1", "wait_timeout=abc", "store=x:/a",
+                              "store=store1:relative", "lock_root=relative", "default_permissions",
+                              "max_threads=1"}) {
+    pid_t pid = spawn_command({PBS_LOCKFS_DAEMON, "-f", "-o", options, "/tmp"});
+    EXPECT_EQ(wait_exit_code(pid), 2) << options;
+  }
+  pid_t help = spawn_command({PBS_LOCKFS_DAEMON, "--help"});
+  EXPECT_EQ(wait_exit_code(help), 0);
+}
+
+}  // namespace
+}  // namespace pbs::test

@@ -1,0 +1,133 @@
+// The daemon under test; see mounted_daemon.hpp.
+#include "mounted_daemon.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "other_process.hpp"
+
+namespace pbs::test {
+namespace {
+constexpr long kFuseSuperMagic = 0x65735546;
+}
+
+bool is_fuse_mount(const std::string& path) {
+  struct statfs st {};
+  return statfs(path.c_str(), &st) == 0 && st.f_type == kFuseSuperMagic;
+}
+
+long status_value(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
+  }
+  return -1;
+}
+
+MountedDaemon::MountedDaemon(std::string mountpoint, std::vector<std::string> options,
+                             std::string log_path, std::chrono::seconds watchdog)
+    : mountpoint_(std::move(mountpoint)), log_path_(std::move(log_path)) {
+  std::string joined;
+  for (const auto& o : options) joined += (joined.empty() ? "" : ",") + o;
+  monitor_ = fork();
+  if (monitor_ == 0) {
+    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    dup2(log, 1);
+    dup2(log, 2);
+    setpgid(0, 0);
+    execl(PBS_LOCKFS_DAEMON, "pbs-lockfs", "-f", "-d", "-o", joined.c_str(), mountpoint_.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  mounted_ = eventually([&] {
+    int status;
+    if (waitpid(monitor_, &status, WNOHANG) == monitor_) {
+      monitor_ = -1;
+      return true;  // exited: stop waiting
+    }
+    return is_fuse_mount(mountpoint_);
+  }, std::chrono::seconds(15)) && monitor_ > 0;
+  watchdog_ = std::thread([this, watchdog] {
+    std::unique_lock lock(mutex_);
+    if (!stopped_.wait_for(lock, watchdog, [this] { return done_; })) {
+      fprintf(stderr, "watchdog: test took longer than %llds, aborting the FUSE connection\n",
+              static_cast<long long>(watchdog.count()));
+      abort_connection();
+    }
+  });
+}
+
+MountedDaemon::~MountedDaemon() {
+  stop();
+  {
+    std::lock_guard lock(mutex_);
+    done_ = true;
+  }
+  stopped_.notify_all();
+  watchdog_.join();
+}
+
+pid_t MountedDaemon::daemon_pid() const {
+  std::ifstream in("/proc/" + std::to_string(monitor_) + "/task/" + std::to_string(monitor_) +
+                   "/children");
+  pid_t child = -1;
+  in >> child;
+  return child;
+}
+
+int MountedDaemon::stop() {
+  if (monitor_ <= 0) return -1;
+  kill(monitor_, SIGTERM);
+  int code = -1;
+  bool exited = eventually([&] {
+    int status;
+    if (waitpid(monitor_, &status, WNOHANG) != monitor_) return false;
+    code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return true;
+  }, std::chrono::seconds(10));
+  if (!exited) {
+    abort_connection();
+    kill(-monitor_, SIGKILL);
+    waitpid(monitor_, nullptr, 0);
+  }
+  if (is_fuse_mount(mountpoint_) || access(mountpoint_.c_str(), F_OK) != 0) {
+    std::string cmd = "umount -l '" + mountpoint_ + "' 2>/dev/null";
+    [[maybe_unused]] int rc = system(cmd.c_str());
+  }
+  monitor_ = -1;
+  return code;
+}
+
+void MountedDaemon::abort_connection() {
+  // The connection's number is the mount's minor device number.
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, majmin, root, point;
+    fields >> id >> parent >> majmin >> root >> point;
+    if (point != mountpoint_) continue;
+    std::string minor = majmin.substr(majmin.find(':') + 1);
+    std::ofstream abort("/sys/fs/fuse/connections/" + minor + "/abort");
+    abort << "1";
+  }
+  if (monitor_ > 0) kill(-monitor_, SIGKILL);
+}
+
+std::string MountedDaemon::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace pbs::test
