@@ -29,6 +29,16 @@ bool lock_free(const std::string& file, int op = LOCK_EX) {
   return other_process_can_flock(file, op);
 }
 
+// A lock file left behind by PBS (backup:backup 0660) for an object the datastore no longer has.
+void make_stale_lock_file(const std::string& dir, const std::string& file) {
+  make_directories(dir);
+  ASSERT_EQ(chown(dir.c_str(), 34, 34), 0);
+  int fd = open(file.c_str(), O_CREAT | O_RDWR, 0660);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(fchown(fd, 34, 34), 0);
+  close(fd);
+}
+
 TEST_F(MountTest, TreeMirrorsTheDatastoreWithOnlyValidPbsNames) {
   EXPECT_EQ(list(mnt_), (Names{".pbs-lockfs", "store1"}));
   EXPECT_EQ(list(node("")), (Names{"ct", "ns", "vm"}));  // no .chunks, no lxc
@@ -118,7 +128,7 @@ TEST_F(MountTest, GroupAndManifestNodesLockTheirOwnFiles) {
   EXPECT_FALSE(lock_free(lock_file(kSnap1, "", true), LOCK_EX));
   EXPECT_TRUE(lock_free(lock_file(kSnap1, "", true), LOCK_SH));
   EXPECT_FALSE(lock_free(lock_file("vm/300/2024-04-01T00:00:00Z", "prod"), LOCK_SH));
-  EXPECT_TRUE(lock_free(lock_file(kSnap1)));  // the snapshot itself is not locked
+  EXPECT_FALSE(std::filesystem::exists(lock_file(kSnap1)));  // the snapshot itself: untouched
   close(group);
   close(manifest);
   close(ns_snapshot);
@@ -141,12 +151,7 @@ TEST_F(MountTest, LockFilesAndDirectoriesAreCreatedBackup0660) {
 
 TEST_F(MountTest, StaleLockFileStaysVisibleAndRemovable) {
   const std::string stale = "vm/100/2023-12-31T00:00:00Z";
-  {
-    make_directories(locks_ + "/store1");
-    int fd = open(lock_file(stale).c_str(), O_CREAT | O_RDWR, 0660);
-    ASSERT_GE(fd, 0);
-    close(fd);
-  }
+  make_stale_lock_file(locks_ + "/store1", lock_file(stale));
   EXPECT_TRUE(std::filesystem::is_regular_file(node(stale)));
   EXPECT_EQ(unlink(node(stale).c_str()), 0) << strerror(errno);
   EXPECT_FALSE(std::filesystem::exists(lock_file(stale)));
@@ -197,10 +202,7 @@ TEST_F(MountTest, RmdirOfAGroupRemovesOnlyItsLockFileAndOnlyWhenEmpty) {
   EXPECT_NE(rmdir(node("vm/100").c_str()), 0);
   EXPECT_EQ(errno, ENOTEMPTY);
   // A group known only from its stale lock file has no snapshots: rmdir cleans it up.
-  make_directories(locks_ + "/store1");
-  int fd = open(lock_file("ct/999").c_str(), O_CREAT | O_RDWR, 0660);
-  ASSERT_GE(fd, 0);
-  close(fd);
+  make_stale_lock_file(locks_ + "/store1", lock_file("ct/999"));
   EXPECT_TRUE(std::filesystem::is_directory(node("ct/999")));
   EXPECT_EQ(rmdir(node("ct/999").c_str()), 0) << strerror(errno);
   EXPECT_FALSE(std::filesystem::exists(lock_file("ct/999")));
