@@ -263,11 +263,13 @@ class OpenLocksOffTest : public MountWaitTest {
 };
 
 TEST_F(OpenLocksOffTest, OnlyFlockTakesLocksAndFlockNFailsAtOnce) {
-  create_lock_file(kSnap1);
   int fd = open(node(kSnap1).c_str(), O_RDWR);
   ASSERT_GE(fd, 0);
-  EXPECT_TRUE(other_process_can_flock(lock_file(kSnap1), LOCK_EX));  // opening took nothing
+  EXPECT_FALSE(std::filesystem::exists(lock_file(kSnap1)));  // opening took nothing
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);
+  EXPECT_FALSE(other_process_can_flock(lock_file(kSnap1), LOCK_SH));
   close(fd);
+  ASSERT_TRUE(eventually([&] { return other_process_can_flock(lock_file(kSnap1), LOCK_EX); }));
   FlockHolder direct(lock_file(kSnap1), LOCK_EX);
   auto start = Clock::now();
   pid_t probe = spawn_command({"flock", "-n", "-s", node(kSnap1), "true"});

@@ -137,10 +137,8 @@ NodeHolder::NodeHolder(const std::string& path, int flags) {
 NodeHolder::~NodeHolder() { release(); }
 
 void NodeHolder::release() {
-  if (pid_ <= 0) return;
-  close(release_pipe_);
-  wait_exit_code(pid_);
-  pid_ = -1;
+  // Killing, not only closing the pipe: children forked later may hold copies of its write end.
+  kill_hard();
 }
 
 void NodeHolder::kill_hard() {

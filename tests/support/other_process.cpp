@@ -67,6 +67,8 @@ FlockHolder::~FlockHolder() { release(); }
 
 void FlockHolder::release() {
   if (pid_ <= 0) return;
+  // Killing, not only closing the pipe: children forked later may hold copies of its write end.
+  kill(pid_, SIGKILL);
   close(release_pipe_);
   wait_exit_code(pid_);
   pid_ = -1;
