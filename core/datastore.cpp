@@ -32,18 +32,17 @@ Result<std::vector<std::string>> Datastore::subdirectories(
 }
 
 Result<std::vector<std::string>> Datastore::child_namespaces(const Namespace& ns) const {
-  return subdirectories(join(ns.datastore_path(), "ns"), [&](const std::string& name) {
-    return ns.child(name).ok();
-  });
+  return subdirectories(join(ns.datastore_path(), "ns"),
+                        [&](const std::string& name) { return ns.child(name).ok(); });
 }
 
 Result<std::vector<BackupType>> Datastore::types(const Namespace& ns) const {
-  auto names = subdirectories(ns.datastore_path(), [](const std::string& name) {
-    return parse_backup_type(name).ok();
-  });
+  auto names = subdirectories(ns.datastore_path(),
+                              [](const std::string& name) { return parse_backup_type(name).ok(); });
   if (!names) return names.error();
   std::vector<BackupType> out;
-  for (const auto& name : *names) out.push_back(*parse_backup_type(name));
+  for (const auto& name : *names)
+    out.push_back(*parse_backup_type(name));
   return out;
 }
 

@@ -26,8 +26,8 @@ struct Section {
 
 void finish(Section& section, DatastoreConfig& config) {
   if (!section.is_datastore || !section.valid) return;
-  std::string where = "line " + std::to_string(section.line) + ": datastore '" +
-                      section.entry.name + "'";
+  std::string where =
+      "line " + std::to_string(section.line) + ": datastore '" + section.entry.name + "'";
   if (section.entry.path.empty() || section.entry.path.front() != '/') {
     config.warnings.push_back(where + " has no absolute path; skipped");
     return;
@@ -69,7 +69,8 @@ DatastoreConfig parse_datastore_config(std::string_view text) {
       if (section.is_datastore) {
         auto ok = check_store_name(section.entry.name);
         section.valid = ok.ok();
-        if (!ok) config.warnings.push_back("line " + std::to_string(number) + ": " + ok.error().message);
+        if (!ok)
+          config.warnings.push_back("line " + std::to_string(number) + ": " + ok.error().message);
       }
       continue;
     }

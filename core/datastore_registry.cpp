@@ -11,7 +11,8 @@ namespace {
 std::shared_ptr<const std::vector<Datastore>> to_stores(
     const std::vector<DatastoreConfigEntry>& entries) {
   auto stores = std::make_shared<std::vector<Datastore>>();
-  for (const auto& e : entries) stores->emplace_back(e.name, e.path);
+  for (const auto& e : entries)
+    stores->emplace_back(e.name, e.path);
   return stores;
 }
 
@@ -63,7 +64,8 @@ void DatastoreRegistry::reload_locked(const struct stat& st) {
     spdlog::error("datastore config: {}", config.error().message);
     return;  // keep serving what we had
   }
-  for (const auto& warning : config->warnings) spdlog::warn("{}: {}", config_path_, warning);
+  for (const auto& warning : config->warnings)
+    spdlog::warn("{}: {}", config_path_, warning);
   stores_ = to_stores(config->stores);
   spdlog::info("datastore config {}: {} datastore(s)", config_path_, stores_->size());
 }

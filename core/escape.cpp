@@ -19,7 +19,8 @@ int hex_value(char c) {
 
 std::string escape_lock_name(std::string_view rpath) {
   static constexpr char kHex[] = "0123456789abcdef";
-  while (!rpath.empty() && rpath.front() == '/') rpath.remove_prefix(1);
+  while (!rpath.empty() && rpath.front() == '/')
+    rpath.remove_prefix(1);
   if (rpath.empty()) return "-";
   std::string out;
   out.reserve(rpath.size() + 16);

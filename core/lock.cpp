@@ -11,7 +11,9 @@
 namespace pbs {
 namespace {
 
-int flock_operation(LockMode mode) { return mode == LockMode::kShared ? LOCK_SH : LOCK_EX; }
+int flock_operation(LockMode mode) {
+  return mode == LockMode::kShared ? LOCK_SH : LOCK_EX;
+}
 
 // How often a non-blocking attempt reopens a file that other processes keep replacing.
 constexpr int kMaxReplacedRetries = 4;

@@ -47,7 +47,8 @@ Result<std::vector<LockObject>> list_lock_files(const LockRoot& root, const std:
   std::vector<LockObject> out;
   for (const auto& entry : *entries) {
     if (entry.type != S_IFREG) continue;
-    if (auto object = parse_lock_file_name(store, ns, entry.name)) out.push_back(std::move(*object));
+    if (auto object = parse_lock_file_name(store, ns, entry.name))
+      out.push_back(std::move(*object));
   }
   return out;
 }
@@ -65,7 +66,8 @@ Result<std::vector<std::string>> list_lock_child_namespaces(const LockRoot& root
   std::string prefix = ns.is_root() ? "" : ns.join(':') + ":";
   std::vector<std::string> out;
   for (const auto& entry : *entries) {
-    if (entry.type != S_IFDIR || !entry.name.starts_with(prefix) || entry.name == "hashed") continue;
+    if (entry.type != S_IFDIR || !entry.name.starts_with(prefix) || entry.name == "hashed")
+      continue;
     std::string rest = entry.name.substr(prefix.size());
     std::string child = rest.substr(0, rest.find(':'));
     if (!ns.child(child).ok()) continue;
@@ -87,10 +89,11 @@ bool lock_namespace_exists(const LockRoot& root, const std::string& store, const
   if (ns.is_root()) return open_beneath(root.fd(), store, O_PATH | O_DIRECTORY).ok();
   if (open_beneath(root.fd(), ns_lock_dir(store, ns), O_PATH | O_DIRECTORY).ok()) return true;
   Namespace parent;
-  for (std::size_t i = 0; i + 1 < ns.depth(); ++i) parent = *parent.child(ns.components()[i]);
+  for (std::size_t i = 0; i + 1 < ns.depth(); ++i)
+    parent = *parent.child(ns.components()[i]);
   auto siblings = list_lock_child_namespaces(root, store, parent);
-  return siblings && std::find(siblings->begin(), siblings->end(), ns.components().back()) !=
-                         siblings->end();
+  return siblings &&
+         std::find(siblings->begin(), siblings->end(), ns.components().back()) != siblings->end();
 }
 
 }  // namespace pbs

@@ -19,7 +19,8 @@ std::string temporary_name() {
   unsigned char bytes[8] = {};
   if (getrandom(bytes, sizeof bytes, 0) != sizeof bytes) {
     auto now = static_cast<unsigned long>(time(nullptr)) ^ static_cast<unsigned long>(getpid());
-    for (auto& b : bytes) b = static_cast<unsigned char>(now >>= 3);
+    for (auto& b : bytes)
+      b = static_cast<unsigned char>(now >>= 3);
   }
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out = kTemporaryPrefix;
@@ -83,12 +84,15 @@ Result<UniqueFd> open_lock_file(int dirfd, const std::string& name, const Owner&
 }
 
 bool lock_file_still_at_path(int fd, int dirfd, const std::string& name) {
-  struct stat opened {}, at_path {};
+  struct stat opened {
+  }, at_path{};
   if (fstat(fd, &opened) != 0) return false;
   if (fstatat(dirfd, name.c_str(), &at_path, AT_SYMLINK_NOFOLLOW) != 0) return false;
   return opened.st_ino == at_path.st_ino && opened.st_dev == at_path.st_dev;
 }
 
-bool is_temporary_lock_name(const std::string& name) { return name.starts_with(kTemporaryPrefix); }
+bool is_temporary_lock_name(const std::string& name) {
+  return name.starts_with(kTemporaryPrefix);
+}
 
 }  // namespace pbs

@@ -16,14 +16,16 @@ Result<LockFileWatch> LockFileWatch::create() {
 
 Result<int> LockFileWatch::watch(int fd) {
   std::string path = "/proc/self/fd/" + std::to_string(fd);
-  int wd = inotify_add_watch(fd_.get(), path.c_str(),
-                             IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_ATTRIB | IN_DELETE_SELF |
-                                 IN_MOVE_SELF);
+  int wd = inotify_add_watch(
+      fd_.get(), path.c_str(),
+      IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
   if (wd < 0) return sys_error("inotify_add_watch", path);
   return wd;
 }
 
-void LockFileWatch::unwatch(int wd) { inotify_rm_watch(fd_.get(), wd); }
+void LockFileWatch::unwatch(int wd) {
+  inotify_rm_watch(fd_.get(), wd);
+}
 
 std::vector<int> LockFileWatch::drain() {
   std::vector<int> out;

@@ -17,8 +17,8 @@ LockObject LockObject::manifest_lock(std::string store, Namespace ns, BackupSnap
           std::move(snapshot.time)};
 }
 
-Result<LockObject> LockObject::parse(std::string_view store, Namespace ns,
-                                     std::string_view object, bool manifest) {
+Result<LockObject> LockObject::parse(std::string_view store, Namespace ns, std::string_view object,
+                                     bool manifest) {
   if (auto ok = check_store_name(store); !ok) return ok.error();
   std::string_view group_text = object, time;
   if (auto first = object.find('/'); first != std::string_view::npos) {

@@ -18,7 +18,8 @@ std::vector<std::string> LockPath::directories() const {
 
 std::string LockPath::relative() const {
   std::string out;
-  for (const auto& dir : directories()) out += dir + "/";
+  for (const auto& dir : directories())
+    out += dir + "/";
   return out + name;
 }
 

@@ -36,7 +36,8 @@ Result<void> remove_lock_files(const LockRoot& root, const std::vector<LockReque
     }
     taken.push_back(std::move(lock.value()));
   }
-  for (auto& lock : taken) order.push_back(&lock);
+  for (auto& lock : taken)
+    order.push_back(&lock);
   // Unlink in reverse locking order (the manifest before the snapshot), all while held.
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     if (auto ok = (*it)->remove_file(); !ok) return ok.error();

@@ -10,7 +10,8 @@
 namespace pbs {
 
 std::string trim_trailing_slashes(std::string dir) {
-  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  while (dir.size() > 1 && dir.back() == '/')
+    dir.pop_back();
   return dir;
 }
 
@@ -33,7 +34,8 @@ Result<LockRoot> LockRoot::open(const std::string& path, const Owner& owner,
 Result<UniqueFd> LockRoot::open_directory(const LockPath& path, bool create) const {
   if (create) return open_or_create_directories(fd_.get(), path.directories(), owner_);
   std::string relative;
-  for (const auto& dir : path.directories()) relative += (relative.empty() ? "" : "/") + dir;
+  for (const auto& dir : path.directories())
+    relative += (relative.empty() ? "" : "/") + dir;
   return open_beneath(fd_.get(), relative, O_RDONLY | O_DIRECTORY);
 }
 

@@ -4,7 +4,9 @@
 namespace pbs {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 bool is_alnum_or_underscore(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) || c == '_';
 }
@@ -56,7 +58,8 @@ Result<void> check_store_name(std::string_view name) {
   if (name.size() < kMinStoreNameLength || name.size() > kMaxStoreNameLength) {
     return invalid("datastore name", name, "must be 3 to 32 bytes long");
   }
-  if (!is_safe_id(name)) return invalid("datastore name", name, "must match [A-Za-z0-9_][A-Za-z0-9._-]*");
+  if (!is_safe_id(name))
+    return invalid("datastore name", name, "must match [A-Za-z0-9_][A-Za-z0-9._-]*");
   return {};
 }
 
@@ -95,8 +98,10 @@ Result<void> check_snapshot_time(std::string_view time) {
 
 Result<Namespace> Namespace::parse(std::string_view text) {
   Namespace ns;
-  while (!text.empty() && text.front() == '/') text.remove_prefix(1);
-  while (!text.empty() && text.back() == '/') text.remove_suffix(1);
+  while (!text.empty() && text.front() == '/')
+    text.remove_prefix(1);
+  while (!text.empty() && text.back() == '/')
+    text.remove_suffix(1);
   while (!text.empty()) {
     std::size_t slash = text.find('/');
     auto next = ns.child(text.substr(0, slash));
@@ -150,8 +155,12 @@ Result<BackupGroup> BackupGroup::parse(std::string_view text) {
   return BackupGroup{*type, std::string(id)};
 }
 
-std::string BackupGroup::rpath() const { return std::string(to_string(type)) + "/" + id; }
+std::string BackupGroup::rpath() const {
+  return std::string(to_string(type)) + "/" + id;
+}
 
-std::string BackupSnapshot::rpath() const { return group.rpath() + "/" + time; }
+std::string BackupSnapshot::rpath() const {
+  return group.rpath() + "/" + time;
+}
 
 }  // namespace pbs

@@ -75,7 +75,8 @@ Result<std::vector<DirEntry>> read_directory(int dirfd) {
         break;
       case DT_UNKNOWN: {
         struct stat st {};
-        if (fstatat(dirfd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) type = st.st_mode & S_IFMT;
+        if (fstatat(dirfd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+          type = st.st_mode & S_IFMT;
         break;
       }
       default:

@@ -5,7 +5,9 @@
 
 namespace pbs::fs {
 
-InodeTable::InodeTable() { by_inode_[kRootInode] = Entry{Node{}, 1}; }
+InodeTable::InodeTable() {
+  by_inode_[kRootInode] = Entry{Node{}, 1};
+}
 
 std::uint64_t InodeTable::remember(const Node& node) {
   if (node.kind == NodeKind::kRoot) return kRootInode;
@@ -56,7 +58,8 @@ std::size_t InodeTable::size() const {
 
 std::uint64_t InodeTable::listing_inode(const std::string& key) {
   std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
-  for (unsigned char c : key) hash = (hash ^ c) * 1099511628211ull;
+  for (unsigned char c : key)
+    hash = (hash ^ c) * 1099511628211ull;
   return hash | (1ull << 63);  // never collides with the table's small sequential numbers
 }
 

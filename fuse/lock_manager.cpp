@@ -5,8 +5,8 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 
-#include <algorithm>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 
 namespace pbs::fs {
 
@@ -52,7 +52,9 @@ LockManager::LockManager(const LockRoot& root,
                          std::optional<std::chrono::milliseconds> wait_timeout)
     : root_(root), wait_timeout_(wait_timeout) {}
 
-LockManager::~LockManager() { stop(); }
+LockManager::~LockManager() {
+  stop();
+}
 
 Result<void> LockManager::start() {
   auto watch = LockFileWatch::create();
@@ -65,7 +67,8 @@ Result<void> LockManager::start() {
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.fd = fd;
-    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event) != 0) return sys_error("epoll_ctl", "");
+    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event) != 0)
+      return sys_error("epoll_ctl", "");
   }
   running_ = true;
   thread_ = std::thread([this] { run(); });
@@ -87,7 +90,8 @@ void LockManager::stop() {
       state.waiters.clear();
       state.probe.reset();
     }
-    for (auto& w : cancelled_) replies.push_back({std::move(w), EINTR, {}});
+    for (auto& w : cancelled_)
+      replies.push_back({std::move(w), EINTR, {}});
     cancelled_.clear();
     waiters_ = 0;
   }
@@ -99,8 +103,8 @@ void LockManager::wake() {
   [[maybe_unused]] auto n = write(wake_fd_.get(), &one, sizeof one);
 }
 
-void LockManager::open(fuse_req_t req, const fuse_file_info& fi,
-                       std::shared_ptr<OpenHandle> handle, bool nonblocking, bool take_lock) {
+void LockManager::open(fuse_req_t req, const fuse_file_info& fi, std::shared_ptr<OpenHandle> handle,
+                       bool nonblocking, bool take_lock) {
   const std::string key = handle->key;
   bool queue_busy = false;
   if (take_lock) {
@@ -134,15 +138,23 @@ void LockManager::open(fuse_req_t req, const fuse_file_info& fi,
     fuse_reply_err(req, EWOULDBLOCK);
     return;
   }
+  LockMode mode = handle->request.mode;
+  enqueue(new_waiter(req, fi, std::move(handle), mode, true));
+}
+
+std::unique_ptr<LockManager::Waiter> LockManager::new_waiter(fuse_req_t req,
+                                                             const fuse_file_info& fi,
+                                                             std::shared_ptr<OpenHandle> handle,
+                                                             LockMode mode, bool is_open) {
   auto waiter = std::make_unique<Waiter>();
   waiter->manager = this;
   waiter->req = req;
   waiter->fi = fi;
-  waiter->mode = handle->request.mode;
   waiter->handle = std::move(handle);
-  waiter->is_open = true;
+  waiter->mode = mode;
+  waiter->is_open = is_open;
   if (wait_timeout_) waiter->deadline = Clock::now() + *wait_timeout_;
-  enqueue(std::move(waiter));
+  return waiter;
 }
 
 void LockManager::enqueue(std::unique_ptr<Waiter> waiter) {
@@ -165,7 +177,8 @@ void LockManager::enqueue(std::unique_ptr<Waiter> waiter) {
     fuse_reply_err(raw->req, EINTR);
     return;
   }
-  spdlog::debug("waiting for {} ({})", raw->handle->request.object.describe(), to_string(raw->mode));
+  spdlog::debug("waiting for {} ({})", raw->handle->request.object.describe(),
+                to_string(raw->mode));
   wake();
 }
 
@@ -325,14 +338,7 @@ void LockManager::flock(fuse_req_t req, OpenHandle* handle, int operation) {
     fuse_reply_err(req, EWOULDBLOCK);
     return;
   }
-  auto waiter = std::make_unique<Waiter>();
-  waiter->manager = this;
-  waiter->req = req;
-  waiter->handle = std::move(shared);
-  waiter->mode = mode;
-  waiter->is_open = false;
-  if (wait_timeout_) waiter->deadline = Clock::now() + *wait_timeout_;
-  enqueue(std::move(waiter));
+  enqueue(new_waiter(req, {}, std::move(shared), mode, false));
 }
 
 void LockManager::send(std::vector<Reply>& replies) {
@@ -398,7 +404,8 @@ void LockManager::process(const std::string& key, std::vector<Reply>& replies) {
   };
   // Every waiter has the same timeout, so the expired ones are at the front.
   while (!state.waiters.empty() && state.waiters.front()->deadline <= now) {
-    spdlog::info("wait for {} timed out (pid {})", state.waiters.front()->handle->request.object.describe(),
+    spdlog::info("wait for {} timed out (pid {})",
+                 state.waiters.front()->handle->request.object.describe(),
                  state.waiters.front()->handle->pid);
     claim_front(ETIMEDOUT, {});
   }
@@ -451,7 +458,8 @@ void LockManager::run() {
     {
       std::lock_guard lock(mutex_);
       if (!timers_.empty()) {
-        auto wait = std::chrono::ceil<std::chrono::milliseconds>(timers_.top().first - Clock::now());
+        auto wait =
+            std::chrono::ceil<std::chrono::milliseconds>(timers_.top().first - Clock::now());
         timeout_ms = static_cast<int>(std::max<long>(0, wait.count()));
       }
       if (!poked_.empty() || !cancelled_.empty()) timeout_ms = 0;
@@ -485,14 +493,16 @@ void LockManager::run() {
         todo.insert(timers_.top().second);
         timers_.pop();
       }
-      for (auto& w : cancelled_) replies.push_back({std::move(w), EINTR, {}});
+      for (auto& w : cancelled_)
+        replies.push_back({std::move(w), EINTR, {}});
       cancelled_.clear();
-      for (const auto& key : todo) process(key, replies);
+      for (const auto& key : todo)
+        process(key, replies);
     }
     for (auto& reply : replies) {
       if (reply.error == EINTR) {
-        spdlog::info("wait for {} interrupted (pid {})", reply.waiter->handle->request.object.describe(),
-                     reply.waiter->handle->pid);
+        spdlog::info("wait for {} interrupted (pid {})",
+                     reply.waiter->handle->request.object.describe(), reply.waiter->handle->pid);
       }
     }
     send(replies);

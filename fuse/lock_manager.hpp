@@ -69,6 +69,10 @@ class LockManager {
   struct Reply;  ///< an answer to send once mutex_ is released
 
   static void on_interrupt(fuse_req_t req, void* data);
+  /// A queued request; `is_open` answers with fuse_reply_open, otherwise (flock) with 0.
+  std::unique_ptr<Waiter> new_waiter(fuse_req_t req, const fuse_file_info& fi,
+                                     std::shared_ptr<OpenHandle> handle, LockMode mode,
+                                     bool is_open);
   void enqueue(std::unique_ptr<Waiter> waiter);
   void cancel(Waiter* waiter);
   void poke(const std::string& key);

@@ -4,10 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <cstdio>
+#include <cstdlib>
 
 #include "filesystem.hpp"
 #include "mount_monitor.hpp"
@@ -24,8 +24,9 @@ void setup_logging(bool debug) {
   logger->set_pattern(std::getenv("JOURNAL_STREAM") ? "<%l> %v" : "%Y-%m-%dT%H:%M:%S.%e %l %v");
   spdlog::set_default_logger(logger);
   const char* level = std::getenv("PBS_LOCKFS_LOG");
-  spdlog::set_level(debug ? spdlog::level::debug
-                          : level ? spdlog::level::from_str(level) : spdlog::level::info);
+  spdlog::set_level(debug   ? spdlog::level::debug
+                    : level ? spdlog::level::from_str(level)
+                            : spdlog::level::info);
 }
 
 int fail(const std::string& message, int code = 1) {
@@ -82,14 +83,17 @@ int main(int argc, char** argv) {
     timeout = std::chrono::milliseconds(static_cast<long>(*fs.options.wait_timeout * 1000));
   }
   fs.locks = std::make_unique<LockManager>(*fs.root, timeout);
-  fs.tree = std::make_unique<MountTree>(
-      *fs.stores, *fs.root,
-      [&fs](const std::string& store, const Namespace& ns) { return fs.locks->held_in(store, ns); });
+  fs.tree = std::make_unique<MountTree>(*fs.stores, *fs.root,
+                                        [&fs](const std::string& store, const Namespace& ns) {
+                                          return fs.locks->held_in(store, ns);
+                                        });
 
   std::string mount_options = "allow_other,fsname=pbs-lockfs,subtype=pbs-lockfs";
-  for (const auto& o : fs.options.fuse_options) mount_options += "," + o;
+  for (const auto& o : fs.options.fuse_options)
+    mount_options += "," + o;
   std::vector<const char*> args{argv[0], "-o", mount_options.c_str()};
-  fuse_args fuse_argv = FUSE_ARGS_INIT(static_cast<int>(args.size()), const_cast<char**>(args.data()));
+  fuse_args fuse_argv =
+      FUSE_ARGS_INIT(static_cast<int>(args.size()), const_cast<char**>(args.data()));
   fuse_lowlevel_ops ops = filesystem_operations();
   fuse_session* se = fuse_session_new(&fuse_argv, &ops, sizeof ops, &fs);
   fuse_opt_free_args(&fuse_argv);

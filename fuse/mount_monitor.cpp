@@ -5,10 +5,10 @@
 #include <sys/mount.h>
 #include <sys/wait.h>
 
+#include <spdlog/spdlog.h>
 #include <cerrno>
 #include <fstream>
 #include <sstream>
-#include <spdlog/spdlog.h>
 
 namespace pbs::fs {
 namespace {
@@ -26,7 +26,8 @@ std::string unescape_mountinfo(const std::string& field) {
   std::string out;
   for (std::size_t i = 0; i < field.size(); ++i) {
     if (field[i] == '\\' && i + 3 < field.size()) {
-      out += static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0'));
+      out += static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 +
+                               (field[i + 3] - '0'));
       i += 3;
     } else {
       out += field[i];
@@ -59,15 +60,16 @@ int monitor_daemon(pid_t daemon, const std::string& mountpoint, const std::strin
   action.sa_handler = forward;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaction(s, &action, nullptr);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1})
+    sigaction(s, &action, nullptr);
   int status = 0;
   while (waitpid(daemon, &status, 0) < 0) {
     if (errno != EINTR) break;
   }
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (WIFSIGNALED(status)) {
-    spdlog::error("daemon (pid {}) was killed by signal {}; every lock it held is released",
-                  daemon, WTERMSIG(status));
+    spdlog::error("daemon (pid {}) was killed by signal {}; every lock it held is released", daemon,
+                  WTERMSIG(status));
   }
   bool ours = !mount_device.empty() && fuse_mount_device(mountpoint) == mount_device;
   if (ours && umount2(mountpoint.c_str(), MNT_DETACH) == 0) {

@@ -21,7 +21,9 @@ Node with_kind(const Node& from, NodeKind kind) {
   return out;
 }
 
-bool same_group(const LockObject& o, const Node& n) { return o.group == n.group(); }
+bool same_group(const LockObject& o, const Node& n) {
+  return o.group == n.group();
+}
 
 }  // namespace
 
@@ -32,7 +34,8 @@ std::string MountTree::datastore_path(const std::string& store) {
 
 MountTree::NamespaceContents MountTree::contents(const Node& ns_root) {
   NamespaceContents out;
-  if (auto files = list_lock_files(root_, ns_root.store, ns_root.ns)) out.locked = std::move(*files);
+  if (auto files = list_lock_files(root_, ns_root.store, ns_root.ns))
+    out.locked = std::move(*files);
   auto held = held_(ns_root.store, ns_root.ns);
   out.locked.insert(out.locked.end(), held.begin(), held.end());
   return out;
@@ -41,7 +44,8 @@ MountTree::NamespaceContents MountTree::contents(const Node& ns_root) {
 std::vector<std::string> MountTree::child_namespaces(const Node& ns_root) {
   std::set<std::string> names;
   if (auto store = stores_.find(ns_root.store)) {
-    if (auto on_disk = store->child_namespaces(ns_root.ns)) names.insert(on_disk->begin(), on_disk->end());
+    if (auto on_disk = store->child_namespaces(ns_root.ns))
+      names.insert(on_disk->begin(), on_disk->end());
   }
   if (auto in_locks = list_lock_child_namespaces(root_, ns_root.store, ns_root.ns)) {
     names.insert(in_locks->begin(), in_locks->end());
@@ -65,7 +69,8 @@ bool MountTree::exists(const Node& node) {
     default:
       break;
   }
-  std::string type_dir = Datastore::join(node.ns.datastore_path(), std::string(to_string(node.type)));
+  std::string type_dir =
+      Datastore::join(node.ns.datastore_path(), std::string(to_string(node.type)));
   std::string group_dir = type_dir + "/" + node.id;
   if (node.is_lock()) {
     LockObject object = node.lock_object();
@@ -164,8 +169,10 @@ Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node
       }
       std::set<BackupType> types;
       if (auto on_disk = store->types(dir.ns)) types.insert(on_disk->begin(), on_disk->end());
-      for (const auto& o : contents(dir).locked) types.insert(o.group.type);
-      for (BackupType t : types) add(std::string(to_string(t)), NodeKind::kType, [&](Node& n) { n.type = t; });
+      for (const auto& o : contents(dir).locked)
+        types.insert(o.group.type);
+      for (BackupType t : types)
+        add(std::string(to_string(t)), NodeKind::kType, [&](Node& n) { n.type = t; });
       break;
     }
     case NodeKind::kNamespaceList:
@@ -177,11 +184,13 @@ Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node
       auto store = stores_.find(dir.store);
       if (!store) return Error{ENOENT, "datastore gone"};
       std::set<std::string> ids;
-      if (auto on_disk = store->group_ids(dir.ns, dir.type)) ids.insert(on_disk->begin(), on_disk->end());
+      if (auto on_disk = store->group_ids(dir.ns, dir.type))
+        ids.insert(on_disk->begin(), on_disk->end());
       for (const auto& o : contents(dir).locked) {
         if (o.group.type == dir.type) ids.insert(o.group.id);
       }
-      for (const auto& id : ids) add(id, NodeKind::kGroup, [&](Node& n) { n.id = id; });
+      for (const auto& id : ids)
+        add(id, NodeKind::kGroup, [&](Node& n) { n.id = id; });
       break;
     }
     case NodeKind::kGroup: {
@@ -198,7 +207,8 @@ Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node
         if (o.kind == LockKind::kSnapshot) snapshots.insert(o.time);
         if (o.kind == LockKind::kManifest) manifests.insert(o.time);
       }
-      for (const auto& t : snapshots) add(t, NodeKind::kSnapshot, [&](Node& n) { n.time = t; });
+      for (const auto& t : snapshots)
+        add(t, NodeKind::kSnapshot, [&](Node& n) { n.time = t; });
       for (const auto& t : manifests) {
         add(manifest_node_name(t), NodeKind::kManifest, [&](Node& n) { n.time = t; });
       }

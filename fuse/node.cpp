@@ -19,8 +19,7 @@ bool Node::is_directory() const {
 }
 
 bool Node::is_lock() const {
-  return kind == NodeKind::kGroupLock || kind == NodeKind::kSnapshot ||
-         kind == NodeKind::kManifest;
+  return kind == NodeKind::kGroupLock || kind == NodeKind::kSnapshot || kind == NodeKind::kManifest;
 }
 
 LockObject Node::lock_object() const {
@@ -38,7 +37,8 @@ std::string Node::key() const {
   if (kind == NodeKind::kRoot) return "";
   if (kind == NodeKind::kStatusFile) return std::string(kStatusFileName);
   std::string out = store;
-  for (const auto& c : ns.components()) out += "/ns/" + c;
+  for (const auto& c : ns.components())
+    out += "/ns/" + c;
   switch (kind) {
     case NodeKind::kNamespaceList:
       return out + "/ns";

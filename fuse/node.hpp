@@ -47,7 +47,9 @@ struct Node {
   /// Group lock, snapshot or manifest: a node whose open takes a lock.
   bool is_lock() const;
   /// A directory whose children are named after the namespace's contents (store or namespace).
-  bool is_namespace_root() const { return kind == NodeKind::kStore || kind == NodeKind::kNamespace; }
+  bool is_namespace_root() const {
+    return kind == NodeKind::kStore || kind == NodeKind::kNamespace;
+  }
   /// For lock nodes: the object it locks.
   LockObject lock_object() const;
   BackupGroup group() const { return {type, id}; }

@@ -14,9 +14,9 @@
 namespace pbs::fs {
 
 struct OpenHandle {
-  LockRequest request;   ///< what this handle locks; request.mode is the mode asked at open
-  std::string key;       ///< the lock file path below the lock root: one queue per key
-  pid_t pid = 0;         ///< the opener's process
+  LockRequest request;  ///< what this handle locks; request.mode is the mode asked at open
+  std::string key;      ///< the lock file path below the lock root: one queue per key
+  pid_t pid = 0;        ///< the opener's process
   uid_t uid = 0;
   std::string command;
 

@@ -12,7 +12,9 @@ namespace pbs::fs {
 namespace {
 
 // File handle 0 is the status file, which takes no lock.
-OpenHandle* handle_of(const fuse_file_info* fi) { return reinterpret_cast<OpenHandle*>(fi->fh); }
+OpenHandle* handle_of(const fuse_file_info* fi) {
+  return reinterpret_cast<OpenHandle*>(fi->fh);
+}
 
 }  // namespace
 
@@ -23,7 +25,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (node->is_directory()) return (void)fuse_reply_err(req, EISDIR);
   fi->direct_io = 1;  // every read reaches us: the status text is live
   fi->keep_cache = 0;
-  fi->noflush = 1;    // no FLUSH round trip on close: we release on RELEASE
+  fi->noflush = 1;  // no FLUSH round trip on close: we release on RELEASE
   const int access = fi->flags & O_ACCMODE;
   if (node->kind == NodeKind::kStatusFile) {
     if (access != O_RDONLY) return (void)fuse_reply_err(req, EACCES);
@@ -52,7 +54,9 @@ void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   fuse_reply_err(req, 0);
 }
 
-void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
+void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+  fuse_reply_err(req, 0);
+}
 
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
   auto node = node_of(req, ino);
@@ -93,8 +97,7 @@ void op_flock(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, int op) {
   fs.locks->flock(req, handle, op);
 }
 
-void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
-                fuse_file_info* fi) {
+void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
   auto& fs = Filesystem::of(req);
   auto node = node_of(req, ino);
   if (!node) return;

@@ -59,7 +59,8 @@ void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
 
 void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
   auto& fs = Filesystem::of(req);
-  for (size_t i = 0; i < count; ++i) fs.inodes.forget(forgets[i].ino, forgets[i].nlookup);
+  for (size_t i = 0; i < count; ++i)
+    fs.inodes.forget(forgets[i].ino, forgets[i].nlookup);
   fuse_reply_none(req);
 }
 

@@ -17,9 +17,9 @@ bool is_ignored_mount_option(std::string_view o) {
 
 // Generic mount options passed on to the kernel through libfuse.
 bool is_passed_mount_option(std::string_view o) {
-  for (std::string_view flag : {"rw", "ro", "suid", "nosuid", "dev", "nodev", "exec", "noexec",
-                                "atime", "noatime", "relatime", "norelatime", "strictatime",
-                                "sync", "async", "dirsync"}) {
+  for (std::string_view flag :
+       {"rw", "ro", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "atime", "noatime",
+        "relatime", "norelatime", "strictatime", "sync", "async", "dirsync"}) {
     if (o == flag) return true;
   }
   return o.starts_with("fsname=") || o.starts_with("subtype=") || o.starts_with("max_read=");
@@ -31,7 +31,9 @@ bool parse_bool(std::string_view value, bool& out) {
   return false;
 }
 
-Error bad(const std::string& message) { return Error{EINVAL, message}; }
+Error bad(const std::string& message) {
+  return Error{EINVAL, message};
+}
 
 Result<void> apply_mount_option(Options& options, std::string_view option) {
   auto eq = option.find('=');

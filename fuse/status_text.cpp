@@ -42,13 +42,18 @@ std::string node_status_text(Filesystem& fs, const Node& node) {
             << to_string(h->held_mode()) << " since " << iso_time(h->since) << " via mount";
     if (!h->reason.empty()) {
       std::string reason = h->reason;
-      while (!reason.empty() && reason.back() == '\n') reason.pop_back();
+      while (!reason.empty() && reason.back() == '\n')
+        reason.pop_back();
       holders << " reason: " << reason;
     }
     holders << "\n";
   }
   out << "object: " << object.describe() << "\n"
-      << "state: " << (exclusive ? "exclusive" : shared ? "shared" : "free") << "\n"
+      << "state: "
+      << (exclusive ? "exclusive"
+          : shared  ? "shared"
+                    : "free")
+      << "\n"
       << "lock file: " << fs.root->absolute(object.lock_path()) << "\n"
       << holders.str() << "waiters: " << fs.locks->waiter_count(key) << "\n";
   return out.str();

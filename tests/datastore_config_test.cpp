@@ -36,7 +36,7 @@ TEST(DatastoreConfig, OtherSectionsAndUnknownKeysAreSkipped) {
 
 TEST(DatastoreConfig, BrokenEntriesGiveWarningsNotFailures) {
   auto config = parse_datastore_config(
-      "\tpath /orphan\n"                  // property before any section
+      "\tpath /orphan\n"                   // property before any section
       "datastore: x!\n\tpath /bad/name\n"  // invalid name
       "datastore: nopath\n\tcomment c\n"   // no path
       "datastore: relative\n\tpath data\n"
@@ -48,13 +48,15 @@ TEST(DatastoreConfig, BrokenEntriesGiveWarningsNotFailures) {
   EXPECT_EQ(config.stores[0], (DatastoreConfigEntry{"good1", "/ok"}));
   EXPECT_EQ(config.stores[1], (DatastoreConfigEntry{"crlf", "/with/cr"}));
   EXPECT_EQ(config.warnings.size(), 6u);
-  for (const auto& w : config.warnings) EXPECT_EQ(w.rfind("line ", 0), 0u) << w;
+  for (const auto& w : config.warnings)
+    EXPECT_EQ(w.rfind("line ", 0), 0u) << w;
 }
 
 TEST(DatastoreConfig, EmptyAndBinaryInput) {
   EXPECT_TRUE(parse_datastore_config("").stores.empty());
   std::string binary;
-  for (int i = 0; i < 256; ++i) binary += static_cast<char>(i);
+  for (int i = 0; i < 256; ++i)
+    binary += static_cast<char>(i);
   EXPECT_TRUE(parse_datastore_config(binary).stores.empty());
 }
 

@@ -38,7 +38,8 @@ const Vector kVectors[] = {
 };
 
 TEST(Escape, MatchesEveryPbsVector) {
-  for (const auto& v : kVectors) EXPECT_EQ(escape_lock_name(v.rpath), v.escaped) << v.rpath;
+  for (const auto& v : kVectors)
+    EXPECT_EQ(escape_lock_name(v.rpath), v.escaped) << v.rpath;
 }
 
 TEST(Escape, UnescapeInvertsNamesWithoutLeadingSlash) {
@@ -51,8 +52,8 @@ TEST(Escape, UnescapeInvertsNamesWithoutLeadingSlash) {
 }
 
 TEST(Escape, UnescapeRejectsWhatEscapeNeverProduces) {
-  for (std::string bad : {"a\\x2", "a\\y20", "a\\x2G", "a b", "a:b", ".hidden", "a\\x41",
-                          "tail\\", "\\x2D"}) {
+  for (std::string bad :
+       {"a\\x2", "a\\y20", "a\\x2G", "a b", "a:b", ".hidden", "a\\x41", "tail\\", "\\x2D"}) {
     EXPECT_FALSE(unescape_lock_name(bad).has_value()) << bad;
   }
 }

@@ -14,18 +14,21 @@ struct Output {
 
 std::string quote(const std::string& arg) {
   std::string q = "'";
-  for (char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  for (char c : arg)
+    q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
 }
 
 Output run(const std::vector<std::string>& args, bool capture_stderr = false) {
   std::string command = quote(PBS_LOCKCTL);
-  for (const auto& a : args) command += " " + quote(a);
+  for (const auto& a : args)
+    command += " " + quote(a);
   command += capture_stderr ? " 2>&1 >/dev/null" : " 2>/dev/null";
   Output result;
   FILE* pipe = popen(command.c_str(), "r");
   std::array<char, 4096> buffer{};
-  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) result.out.append(buffer.data(), n);
+  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe))
+    result.out.append(buffer.data(), n);
   int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;

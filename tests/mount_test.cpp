@@ -21,7 +21,8 @@ using Names = std::set<std::string>;
 
 Names list(const std::string& dir) {
   Names out;
-  for (auto& e : std::filesystem::directory_iterator(dir)) out.insert(e.path().filename());
+  for (auto& e : std::filesystem::directory_iterator(dir))
+    out.insert(e.path().filename());
   return out;
 }
 
@@ -138,7 +139,8 @@ TEST_F(MountTest, LockFilesAndDirectoriesAreCreatedBackup0660) {
   int fd = open(node("ns/prod/vm/300/2024-04-01T00:00:00Z").c_str(), O_RDONLY);
   ASSERT_GE(fd, 0);
   close(fd);
-  struct stat file {}, dir {};
+  struct stat file {
+  }, dir{};
   ASSERT_EQ(lstat(lock_file("vm/300/2024-04-01T00:00:00Z", "prod").c_str(), &file), 0);
   ASSERT_EQ(lstat((locks_ + "/store1/prod").c_str(), &dir), 0);
   EXPECT_EQ(file.st_mode & 07777, 0660u);
@@ -290,21 +292,24 @@ TEST(ConfigReload, NewDatastoresAppearWithoutARemount) {
   make_directories(dir / "b/ct/2/2024-01-01T00:00:00Z");
   make_directories(dir / "mnt");
   write_file(dir / "datastore.cfg", "datastore: alpha\n\tpath " + (dir / "a") + "\n");
-  MountedDaemon daemon(dir / "mnt", {"config=" + (dir / "datastore.cfg"), "lock_root=" + (dir / "locks")},
+  MountedDaemon daemon(dir / "mnt",
+                       {"config=" + (dir / "datastore.cfg"), "lock_root=" + (dir / "locks")},
                        dir / "daemon.log");
   ASSERT_TRUE(daemon.mounted()) << daemon.log();
   EXPECT_EQ(list(dir / "mnt"), (Names{".pbs-lockfs", "alpha"}));
   write_file(dir / "datastore.cfg", "datastore: alpha\n\tpath " + (dir / "a") +
                                         "\n\ndatastore: beta\n\tpath " + (dir / "b") + "\n");
-  EXPECT_TRUE(eventually([&] { return list(dir / "mnt") == Names{".pbs-lockfs", "alpha", "beta"}; }));
+  EXPECT_TRUE(eventually([&] {
+    return list(dir / "mnt") == Names{".pbs-lockfs", "alpha", "beta"};
+  }));
   EXPECT_TRUE(std::filesystem::is_regular_file(dir / "mnt/beta/ct/2/2024-01-01T00:00:00Z"));
   EXPECT_EQ(daemon.stop(), 0);
 }
 
 TEST(CommandLine, BadOptionsExitWithCode2BeforeMounting) {
-  for (std::string options : {"bogus=1", "wait_timeout=-1", "wait_timeout=abc", "store=x:/a",
-                              "store=store1:relative", "lock_root=relative", "default_permissions",
-                              "max_threads=1"}) {
+  for (std::string options :
+       {"bogus=1", "wait_timeout=-1", "wait_timeout=abc", "store=x:/a", "store=store1:relative",
+        "lock_root=relative", "default_permissions", "max_threads=1"}) {
     pid_t pid = spawn_command({PBS_LOCKFS_DAEMON, "-f", "-o", options, "/tmp"});
     EXPECT_EQ(wait_exit_code(pid), 2) << options;
   }

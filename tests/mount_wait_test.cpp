@@ -56,7 +56,8 @@ class MountWaitTest : public MountTest {
   std::vector<std::string> read_record(const std::string& record) {
     std::ifstream in(record);
     std::vector<std::string> lines;
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    for (std::string line; std::getline(in, line);)
+      lines.push_back(line);
     return lines;
   }
   void create_lock_file(const std::string& object) {
@@ -87,11 +88,13 @@ TEST_F(MountWaitTest, WaitersThroughTheMountAreServedFirstComeFirstServed) {
   std::string record = dir_ / "record";
   std::vector<pid_t> children;
   for (int i = 0; i < 6; ++i) {
-    children.push_back(start_recording_waiter(node(kSnap1), O_RDWR, record, std::to_string(i), 10ms));
+    children.push_back(
+        start_recording_waiter(node(kSnap1), O_RDWR, record, std::to_string(i), 10ms));
     wait_for_waiters(i + 1);
   }
   holder.release();
-  for (pid_t pid : children) EXPECT_EQ(wait_exit_code(pid), 0);
+  for (pid_t pid : children)
+    EXPECT_EQ(wait_exit_code(pid), 0);
   std::vector<std::string> expected;
   for (int i = 0; i < 6; ++i) {
     expected.push_back("enter " + std::to_string(i));
@@ -110,11 +113,13 @@ TEST_F(MountWaitTest, ConsecutiveSharedWaitersAreGrantedTogether) {
     const char* tag;
   } steps[] = {{O_RDONLY, "s0"}, {O_RDONLY, "s1"}, {O_RDWR, "x2"}, {O_RDONLY, "s3"}};
   for (int i = 0; i < 4; ++i) {
-    children.push_back(start_recording_waiter(node(kSnap1), steps[i].flags, record, steps[i].tag, 300ms));
+    children.push_back(
+        start_recording_waiter(node(kSnap1), steps[i].flags, record, steps[i].tag, 300ms));
     wait_for_waiters(i + 1);
   }
   holder.release();
-  for (pid_t pid : children) EXPECT_EQ(wait_exit_code(pid), 0);
+  for (pid_t pid : children)
+    EXPECT_EQ(wait_exit_code(pid), 0);
   auto lines = read_record(record);
   ASSERT_EQ(lines.size(), 8u);
   auto at = [&](const std::string& line) {
@@ -158,7 +163,8 @@ TEST_F(MountWaitTest, AThousandWaitingOpensKeepTheMountAnsweringWithBoundedThrea
       return reinterpret_cast<void*>(static_cast<intptr_t>(fd >= 0));
     };
     int ok = 0;
-    for (auto& t : threads) pthread_create(&t, &attr, body, const_cast<char*>(path.c_str()));
+    for (auto& t : threads)
+      pthread_create(&t, &attr, body, const_cast<char*>(path.c_str()));
     for (auto& t : threads) {
       void* result;
       pthread_join(t, &result);

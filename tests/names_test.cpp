@@ -8,10 +8,12 @@ namespace pbs {
 namespace {
 
 TEST(Names, StoreNames) {
-  for (std::string good : std::vector<std::string>{"abc", "store1", "_x_", "a.b-c", std::string(32, 'z')}) {
+  for (std::string good :
+       std::vector<std::string>{"abc", "store1", "_x_", "a.b-c", std::string(32, 'z')}) {
     EXPECT_TRUE(check_store_name(good).ok()) << good;
   }
-  for (std::string bad : std::vector<std::string>{"", "ab", std::string(33, 'z'), "-abc", ".abc", "a b c", "st/re", "stö"}) {
+  for (std::string bad : std::vector<std::string>{"", "ab", std::string(33, 'z'), "-abc", ".abc",
+                                                  "a b c", "st/re", "stö"}) {
     auto result = check_store_name(bad);
     ASSERT_FALSE(result.ok()) << bad;
     EXPECT_EQ(result.error().code, EINVAL);
@@ -23,11 +25,13 @@ TEST(Names, BackupTypes) {
   EXPECT_EQ(*parse_backup_type("vm"), BackupType::kVm);
   EXPECT_EQ(*parse_backup_type("ct"), BackupType::kCt);
   EXPECT_EQ(*parse_backup_type("host"), BackupType::kHost);
-  for (auto bad : {"", "VM", "qemu", "hosts", "vm "}) EXPECT_FALSE(parse_backup_type(bad).ok());
+  for (auto bad : {"", "VM", "qemu", "hosts", "vm "})
+    EXPECT_FALSE(parse_backup_type(bad).ok());
 }
 
 TEST(Names, GroupIds) {
-  for (std::string good : std::vector<std::string>{"100", "my.host", "a_b-c", "_", std::string(1000, 'a')}) {
+  for (std::string good :
+       std::vector<std::string>{"100", "my.host", "a_b-c", "_", std::string(1000, 'a')}) {
     EXPECT_TRUE(check_group_id(good).ok()) << good;
   }
   for (auto bad : {"", "-x", ".x", "a/b", "a b", "..", "a:b", "\x01"}) {
@@ -39,11 +43,11 @@ TEST(Names, SnapshotTimes) {
   for (auto good : {"2024-01-01T00:00:00Z", "2024-02-29T23:59:59Z", "2000-02-29T12:00:00Z"}) {
     EXPECT_TRUE(check_snapshot_time(good).ok()) << good;
   }
-  for (auto bad : {"2024-01-01T00:00:00", "2024-01-01 00:00:00Z", "2024-13-01T00:00:00Z",
-                   "2023-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2024-01-32T00:00:00Z",
-                   "2024-01-01T24:00:00Z", "2024-01-01T00:60:00Z", "2024-01-01T00:00:60Z",
-                   "2024-1-01T00:00:00Z", "2024-01-01T00:00:00+00:00", "x024-01-01T00:00:00Z",
-                   ""}) {
+  for (auto bad :
+       {"2024-01-01T00:00:00", "2024-01-01 00:00:00Z", "2024-13-01T00:00:00Z",
+        "2023-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2024-01-32T00:00:00Z",
+        "2024-01-01T24:00:00Z", "2024-01-01T00:60:00Z", "2024-01-01T00:00:60Z",
+        "2024-1-01T00:00:00Z", "2024-01-01T00:00:00+00:00", "x024-01-01T00:00:00Z", ""}) {
     EXPECT_FALSE(check_snapshot_time(bad).ok()) << bad;
   }
 }
@@ -73,8 +77,8 @@ TEST(Names, LockObjectParsing) {
   ASSERT_TRUE(group.ok());
   EXPECT_EQ(group->kind, LockKind::kGroup);
   EXPECT_EQ(group->datastore_dir(), "vm/100");
-  auto snapshot = LockObject::parse("store1", *Namespace::parse("a"), "ct/7/2024-01-01T00:00:00Z",
-                                    false);
+  auto snapshot =
+      LockObject::parse("store1", *Namespace::parse("a"), "ct/7/2024-01-01T00:00:00Z", false);
   ASSERT_TRUE(snapshot.ok());
   EXPECT_EQ(snapshot->datastore_dir(), "ns/a/ct/7/2024-01-01T00:00:00Z");
   EXPECT_EQ(snapshot->describe(), "store1:a:ct/7/2024-01-01T00:00:00Z");

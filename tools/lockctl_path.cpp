@@ -30,7 +30,9 @@ int run_path(const std::vector<std::string>& args) {
       positional.push_back(arg);
     }
   }
-  if (positional.size() != 2) return usage_error("usage: pbs-lockctl path [--lock-root DIR] [--ns A/B] STORE TYPE/ID[/TIME] [--manifest]");
+  if (positional.size() != 2)
+    return usage_error(
+        "usage: pbs-lockctl path [--lock-root DIR] [--ns A/B] STORE TYPE/ID[/TIME] [--manifest]");
   if (lock_root.empty() || lock_root.front() != '/') {
     return usage_error("--lock-root must be an absolute path");
   }

@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
               percentile(mount, 0.99));
   std::printf("%-30s %12.1f %12.1f\n", "direct flock(2) (baseline)", percentile(direct, 0.5),
               percentile(direct, 0.99));
-  std::printf("%-30s %12.1f %12.1f\n", "difference", percentile(mount, 0.5) - percentile(direct, 0.5),
+  std::printf("%-30s %12.1f %12.1f\n", "difference",
+              percentile(mount, 0.5) - percentile(direct, 0.5),
               percentile(mount, 0.99) - percentile(direct, 0.99));
   return 0;
 }

@@ -48,7 +48,8 @@ std::string tree_fingerprint(const std::string& root) {
   g_prefix = root.size();
   nftw(root.c_str(), record, 32, FTW_PHYS);
   std::string out;
-  for (const auto& [path, line] : entries) out += path + " " + line + "\n";
+  for (const auto& [path, line] : entries)
+    out += path + " " + line + "\n";
   return out;
 }
 
@@ -71,7 +72,8 @@ void MountTest::SetUp() {
   fingerprint_ = tree_fingerprint(datastore_);
   std::vector<std::string> options{"store=store1:" + datastore_, "lock_root=" + locks_,
                                    "old_locking_marker=" + marker_};
-  for (const auto& o : extra_options()) options.push_back(o);
+  for (const auto& o : extra_options())
+    options.push_back(o);
   daemon_ = std::make_unique<MountedDaemon>(mnt_, options, dir_ / "daemon.log");
   ASSERT_TRUE(daemon_->mounted()) << daemon_->log();
 }
@@ -134,7 +136,9 @@ NodeHolder::NodeHolder(const std::string& path, int flags) {
   close(ready[0]);
 }
 
-NodeHolder::~NodeHolder() { release(); }
+NodeHolder::~NodeHolder() {
+  release();
+}
 
 void NodeHolder::release() {
   // Killing, not only closing the pipe: children forked later may hold copies of its write end.

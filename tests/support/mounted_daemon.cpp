@@ -37,7 +37,8 @@ MountedDaemon::MountedDaemon(std::string mountpoint, std::vector<std::string> op
                              std::string log_path, std::chrono::seconds watchdog)
     : mountpoint_(std::move(mountpoint)), log_path_(std::move(log_path)) {
   std::string joined;
-  for (const auto& o : options) joined += (joined.empty() ? "" : ",") + o;
+  for (const auto& o : options)
+    joined += (joined.empty() ? "" : ",") + o;
   monitor_ = fork();
   if (monitor_ == 0) {
     int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -48,14 +49,17 @@ MountedDaemon::MountedDaemon(std::string mountpoint, std::vector<std::string> op
           static_cast<char*>(nullptr));
     _exit(127);
   }
-  mounted_ = eventually([&] {
-    int status;
-    if (waitpid(monitor_, &status, WNOHANG) == monitor_) {
-      monitor_ = -1;
-      return true;  // exited: stop waiting
-    }
-    return is_fuse_mount(mountpoint_);
-  }, std::chrono::seconds(15)) && monitor_ > 0;
+  mounted_ = eventually(
+                 [&] {
+                   int status;
+                   if (waitpid(monitor_, &status, WNOHANG) == monitor_) {
+                     monitor_ = -1;
+                     return true;  // exited: stop waiting
+                   }
+                   return is_fuse_mount(mountpoint_);
+                 },
+                 std::chrono::seconds(15)) &&
+             monitor_ > 0;
   watchdog_ = std::thread([this, watchdog] {
     std::unique_lock lock(mutex_);
     if (!stopped_.wait_for(lock, watchdog, [this] { return done_; })) {
@@ -88,12 +92,14 @@ int MountedDaemon::stop() {
   if (monitor_ <= 0) return -1;
   kill(monitor_, SIGTERM);
   int code = -1;
-  bool exited = eventually([&] {
-    int status;
-    if (waitpid(monitor_, &status, WNOHANG) != monitor_) return false;
-    code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return true;
-  }, std::chrono::seconds(10));
+  bool exited = eventually(
+      [&] {
+        int status;
+        if (waitpid(monitor_, &status, WNOHANG) != monitor_) return false;
+        code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return true;
+      },
+      std::chrono::seconds(10));
   if (!exited) {
     abort_connection();
     kill(-monitor_, SIGKILL);

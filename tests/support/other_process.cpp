@@ -63,7 +63,9 @@ FlockHolder::FlockHolder(const std::string& path, int operation) {
   }
 }
 
-FlockHolder::~FlockHolder() { release(); }
+FlockHolder::~FlockHolder() {
+  release();
+}
 
 void FlockHolder::release() {
   if (pid_ <= 0) return;
@@ -76,7 +78,8 @@ void FlockHolder::release() {
 
 pid_t spawn_command(const std::vector<std::string>& argv) {
   std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   // Its own process group, so that kill_and_reap also ends what it started (flock's command).
   posix_spawnattr_t attr;
