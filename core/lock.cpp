@@ -45,12 +45,12 @@ std::string_view to_string(LockMode mode) {
 Result<void> Lock::convert(LockMode mode) {
   if (!held()) return Error{EBADF, "lock not held"};
   if (flock(file_.get(), flock_operation(mode) | LOCK_NB) != 0) {
-    Error error = sys_error("convert lock", name_);
+    Error error = sys_error("convert lock", path_.name);
     release();
     return error;
   }
   if (datastore_dir_ && flock(datastore_dir_.get(), flock_operation(mode) | LOCK_NB) != 0) {
-    Error error = sys_error("convert datastore directory lock", name_);
+    Error error = sys_error("convert datastore directory lock", path_.name);
     release();
     return error;
   }
@@ -61,11 +61,14 @@ Result<void> Lock::convert(LockMode mode) {
 Result<void> Lock::remove_file() {
   if (!held()) return Error{EBADF, "lock not held"};
   if (mode_ != LockMode::kExclusive) {
-    return Error{EPERM, "removing a lock file needs the exclusive lock: " + name_};
+    return Error{EPERM, "removing a lock file needs the exclusive lock: " + path_.name};
   }
-  if (!lock_file_still_at_path(file_.get(), dir_.get(), name_)) return {};  // already gone
-  if (unlinkat(dir_.get(), name_.c_str(), 0) != 0 && errno != ENOENT) {
-    return sys_error("remove lock file", name_);
+  auto dir = root_->open_directory(path_, false);
+  if (!dir) return dir.error().code == ENOENT ? Result<void>() : Result<void>(dir.error());
+  // Only the file we hold: while we hold it exclusively nobody else may replace it.
+  if (!lock_file_still_at_path(file_.get(), dir->get(), path_.name)) return {};  // already gone
+  if (unlinkat(dir->get(), path_.name.c_str(), 0) != 0 && errno != ENOENT) {
+    return sys_error("remove lock file", path_.name);
   }
   return {};
 }
@@ -73,7 +76,6 @@ Result<void> Lock::remove_file() {
 void Lock::release() {
   datastore_dir_.reset();
   file_.reset();
-  dir_.reset();
 }
 
 Result<PendingLock> PendingLock::open(const LockRoot& root, LockRequest request) {
@@ -115,9 +117,10 @@ Result<Lock> PendingLock::try_take() {
       return dir_lock.error();
     }
     Lock lock;
-    lock.dir_ = std::move(dir_);
-    lock.name_ = path_.name;
+    lock.root_ = root_;
+    lock.path_ = path_;
     lock.file_ = std::move(file_);
+    dir_.reset();
     lock.datastore_dir_ = std::move(dir_lock.value());
     lock.mode_ = request_.mode;
     return lock;

@@ -45,8 +45,9 @@ class Lock {
 
  private:
   friend class PendingLock;
-  UniqueFd dir_;
-  std::string name_;
+  // One descriptor per held lock: the directory is reopened only to remove the file.
+  const LockRoot* root_ = nullptr;
+  LockPath path_;
   UniqueFd file_;
   UniqueFd datastore_dir_;  ///< the old-style directory lock, while the marker exists
   LockMode mode_ = LockMode::kShared;
