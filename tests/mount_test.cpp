@@ -237,6 +237,25 @@ TEST_F(MountTest, UnprivilegedUserGetsEaccesAndTakesNoLock) {
   EXPECT_NE(daemon_->log().find("EACCES"), std::string::npos);
 }
 
+TEST_F(MountTest, TheDaemonServesAsBackupWithNoCapabilities) {
+  pid_t daemon = daemon_->daemon_pid();
+  ASSERT_GT(daemon, 0);
+  std::ifstream in("/proc/" + std::to_string(daemon) + "/status");
+  std::string line, uid, gid, groups, cap_eff, cap_prm;
+  while (std::getline(in, line)) {
+    if (line.rfind("Uid:", 0) == 0) uid = line;
+    if (line.rfind("Gid:", 0) == 0) gid = line;
+    if (line.rfind("Groups:", 0) == 0) groups = line;
+    if (line.rfind("CapEff:", 0) == 0) cap_eff = line;
+    if (line.rfind("CapPrm:", 0) == 0) cap_prm = line;
+  }
+  EXPECT_EQ(uid, "Uid:\t34\t34\t34\t34");
+  EXPECT_EQ(gid, "Gid:\t34\t34\t34\t34");
+  EXPECT_EQ(groups, "Groups:\t ");  // none (the kernel prints a trailing space)
+  EXPECT_EQ(cap_eff, "CapEff:\t0000000000000000");
+  EXPECT_EQ(cap_prm, "CapPrm:\t0000000000000000");
+}
+
 TEST_F(MountTest, TheBackupGroupMayLock) {
   pid_t pid = fork();
   if (pid == 0) {
