@@ -24,17 +24,16 @@ struct stat node_attributes(Filesystem& fs, const Node& node, std::uint64_t ino)
     st.st_mode = S_IFREG | 0444;
     return st;
   }
+  NodeLockState state = node_lock_state(fs, node);
   mode_t mode = 0660;
-  int holders = 0;
-  for (const auto& handle : fs.locks->handles(node.lock_object().lock_path().relative())) {
-    if (!handle->holds()) continue;
-    ++holders;
-    mode = handle->held_mode() == LockMode::kExclusive ? 0220 : 0440;
-    st.st_uid = handle->uid;
-    st.st_mtime = std::chrono::system_clock::to_time_t(handle->since);
+  if (!state.holders.empty()) {
+    const Holder& first = state.holders.front();
+    mode = first.mode == LockMode::kExclusive ? 0220 : 0440;
+    if (first.uid != static_cast<uid_t>(-1)) st.st_uid = first.uid;
+    st.st_mtime = std::chrono::system_clock::to_time_t(first.since);
   }
   st.st_mode = S_IFREG | mode;
-  st.st_size = holders;
+  st.st_size = static_cast<off_t>(state.holders.size());
   return st;
 }
 

@@ -14,6 +14,7 @@
 #include "inode_table.hpp"
 #include "lock_manager.hpp"
 #include "lock_root.hpp"
+#include "lock_state.hpp"
 #include "mount_tree.hpp"
 #include "options.hpp"
 
@@ -28,6 +29,7 @@ struct Filesystem {
   InodeTable inodes;
   std::unique_ptr<LockManager> locks;
   std::unique_ptr<MountTree> tree;
+  ProcLocksSnapshot proc_locks;
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
 
   static Filesystem& of(fuse_req_t req) {

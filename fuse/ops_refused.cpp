@@ -58,13 +58,4 @@ void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   refuse(req, "removexattr", (node ? node->key() : "?") + " " + name, EPERM);
 }
 
-void op_getxattr(fuse_req_t req, fuse_ino_t, const char*, size_t) {
-  fuse_reply_err(req, ENODATA);
-}
-
-void op_listxattr(fuse_req_t req, fuse_ino_t, size_t size) {
-  if (size == 0) return (void)fuse_reply_xattr(req, 0);
-  fuse_reply_buf(req, nullptr, 0);
-}
-
 }  // namespace pbs::fs

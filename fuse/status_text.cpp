@@ -1,12 +1,11 @@
-// The short text a read of an open node returns: state, holders and waiters. The status file at
-// the mount root returns the daemon's version and counters instead.
+// The text a read of an open node returns (state, holders, waiters), the same facts as
+// extended attributes, and the status file at the mount root (version and counters).
 #include <ctime>
 #include <sstream>
 
 #include "filesystem.hpp"
 
 namespace pbs::fs {
-namespace {
 
 std::string iso_time(std::chrono::system_clock::time_point when) {
   std::time_t t = std::chrono::system_clock::to_time_t(when);
@@ -17,7 +16,27 @@ std::string iso_time(std::chrono::system_clock::time_point when) {
   return buffer;
 }
 
-}  // namespace
+std::string describe_holder(const Holder& h) {
+  std::ostringstream out;
+  out << "pid=" << h.pid << " command=" << h.command << " uid=";
+  if (h.uid == static_cast<uid_t>(-1)) {
+    out << "?";
+  } else {
+    out << h.uid;
+  }
+  out << " mode=" << to_string(h.mode) << " since=" << iso_time(h.since)
+      << " via=" << (h.via_mount ? "mount" : "direct");
+  if (!h.reason.empty()) {
+    std::string reason = h.reason;
+    while (!reason.empty() && reason.back() == '\n')
+      reason.pop_back();
+    for (char& c : reason) {
+      if (c == '\n') c = ' ';
+    }
+    out << " reason=" << reason;
+  }
+  return out.str();
+}
 
 std::string node_status_text(Filesystem& fs, const Node& node) {
   std::ostringstream out;
@@ -29,33 +48,13 @@ std::string node_status_text(Filesystem& fs, const Node& node) {
         << "inodes: " << fs.inodes.size() << "\n";
     return out.str();
   }
-  LockObject object = node.lock_object();
-  std::string key = object.lock_path().relative();
-  auto handles = fs.locks->handles(key);
-  int shared = 0, exclusive = 0;
-  std::ostringstream holders;
-  for (const auto& h : handles) {
-    if (!h->holds()) continue;
-    (h->held_mode() == LockMode::kExclusive ? exclusive : shared)++;
-    std::lock_guard hold(h->mutex);
-    holders << "holder: pid " << h->pid << " (" << h->command << ") uid " << h->uid << " "
-            << to_string(h->held_mode()) << " since " << iso_time(h->since) << " via mount";
-    if (!h->reason.empty()) {
-      std::string reason = h->reason;
-      while (!reason.empty() && reason.back() == '\n')
-        reason.pop_back();
-      holders << " reason: " << reason;
-    }
-    holders << "\n";
-  }
-  out << "object: " << object.describe() << "\n"
-      << "state: "
-      << (exclusive ? "exclusive"
-          : shared  ? "shared"
-                    : "free")
-      << "\n"
-      << "lock file: " << fs.root->absolute(object.lock_path()) << "\n"
-      << holders.str() << "waiters: " << fs.locks->waiter_count(key) << "\n";
+  NodeLockState state = node_lock_state(fs, node);
+  out << "object: " << node.lock_object().describe() << "\n"
+      << "state: " << state.state() << "\n"
+      << "lock file: " << state.lock_file << "\n";
+  for (const auto& h : state.holders)
+    out << "holder: " << describe_holder(h) << "\n";
+  out << "waiters: " << state.mount_waiters + state.direct_waiters << "\n";
   return out.str();
 }
 

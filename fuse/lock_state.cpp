@@ -1,0 +1,73 @@
+// Computing a node's lock state; see lock_state.hpp.
+#include "lock_state.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "filesystem.hpp"
+
+namespace pbs::fs {
+namespace {
+constexpr std::chrono::milliseconds kProcLocksMaxAge{5};
+}
+
+const char* NodeLockState::state() const {
+  if (holders.empty()) return "free";
+  return holders.front().mode == LockMode::kExclusive ? "exclusive" : "shared";
+}
+
+std::vector<ProcLock> ProcLocksSnapshot::current() {
+  std::lock_guard lock(mutex_);
+  auto now = std::chrono::steady_clock::now();
+  if (now - read_at_ > kProcLocksMaxAge) {
+    if (auto locks = read_proc_locks()) locks_ = std::move(locks.value());
+    read_at_ = now;
+  }
+  return locks_;
+}
+
+NodeLockState node_lock_state(Filesystem& fs, const Node& node) {
+  NodeLockState state;
+  LockObject object = node.lock_object();
+  LockPath path = object.lock_path();
+  state.lock_file = fs.root->absolute(path);
+  for (const auto& h : fs.locks->handles(path.relative())) {
+    if (!h->holds()) continue;
+    std::lock_guard hold(h->mutex);
+    state.holders.push_back(
+        {h->pid, h->uid, h->command, h->held_mode(), h->since, true, h->reason});
+  }
+  state.mount_waiters = fs.locks->waiter_count(path.relative());
+
+  struct stat file {};
+  auto dir = fs.root->open_directory(path, false);
+  state.lock_file_exists =
+      dir && fstatat(dir->get(), path.name.c_str(), &file, AT_SYMLINK_NOFOLLOW) == 0;
+  if (state.lock_file_exists) {
+    const pid_t self = getpid();  // our own flocks are the mount's handles above
+    for (const auto& lock : fs.proc_locks.current()) {
+      if (lock.device != file.st_dev || lock.inode != file.st_ino || lock.pid == self) continue;
+      if (lock.waiting) {
+        ++state.direct_waiters;
+        continue;
+      }
+      ProcessInfo info = process_info(lock.pid);
+      state.holders.push_back({lock.pid,
+                               info.uid,
+                               info.command,
+                               lock.exclusive ? LockMode::kExclusive : LockMode::kShared,
+                               info.started,
+                               false,
+                               {}});
+    }
+  }
+  std::stable_sort(state.holders.begin(), state.holders.end(),
+                   [](const Holder& a, const Holder& b) {
+                     return a.mode == LockMode::kExclusive && b.mode != LockMode::kExclusive;
+                   });
+  return state;
+}
+
+}  // namespace pbs::fs

@@ -1,0 +1,73 @@
+// Lock details as extended attributes (`getfattr -d -m - NODE`), all under `user.pbs.`, read
+// without opening (and so without locking) the node. They cannot be set or removed.
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "filesystem.hpp"
+#include "ops.hpp"
+
+namespace pbs::fs {
+
+namespace {
+
+constexpr const char* kNames[] = {"user.pbs.state",     "user.pbs.holders", "user.pbs.waiters",
+                                  "user.pbs.lock_file", "user.pbs.stale",   "user.pbs.reason"};
+
+// The value of attribute `name` of a lock node, or nothing when there is no such attribute.
+std::optional<std::string> attribute(Filesystem& fs, const Node& node, std::string_view name) {
+  NodeLockState state = node_lock_state(fs, node);
+  if (name == "user.pbs.state") return std::string(state.state());
+  if (name == "user.pbs.lock_file") return state.lock_file;
+  if (name == "user.pbs.waiters") return std::to_string(state.mount_waiters + state.direct_waiters);
+  if (name == "user.pbs.holders" || name == "user.pbs.reason") {
+    std::string out;
+    for (const auto& h : state.holders) {
+      if (name == "user.pbs.holders") {
+        out += describe_holder(h) + "\n";
+      } else if (!h.reason.empty()) {
+        out += h.reason + (h.reason.back() == '\n' ? "" : "\n");
+      }
+    }
+    return out;
+  }
+  if (name == "user.pbs.stale") {
+    // The lock file outlived its datastore object (a prune without cleanup, a removed store).
+    LockObject object = node.lock_object();
+    auto store = fs.stores->find(node.store);
+    bool object_exists = store && store->has_directory(object.datastore_dir());
+    return std::string(state.lock_file_exists && !object_exists ? "yes" : "no");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  auto& fs = Filesystem::of(req);
+  auto node = node_of(req, ino);
+  if (!node) return;
+  if (!node->is_lock()) return (void)fuse_reply_err(req, ENODATA);
+  Caller caller = Caller::of(req);
+  if (refuse_unless(fs.access.may_list(caller), req, caller, "getxattr", node->key())) return;
+  auto value = attribute(fs, *node, name);
+  if (!value) return (void)fuse_reply_err(req, ENODATA);
+  if (size == 0) return (void)fuse_reply_xattr(req, value->size());
+  if (size < value->size()) return (void)fuse_reply_err(req, ERANGE);
+  fuse_reply_buf(req, value->data(), value->size());
+}
+
+void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  auto node = node_of(req, ino);
+  if (!node) return;
+  std::string names;
+  if (node->is_lock()) {
+    for (const char* name : kNames)
+      names.append(name).push_back('\0');
+  }
+  if (size == 0) return (void)fuse_reply_xattr(req, names.size());
+  if (size < names.size()) return (void)fuse_reply_err(req, ERANGE);
+  fuse_reply_buf(req, names.data(), names.size());
+}
+
+}  // namespace pbs::fs

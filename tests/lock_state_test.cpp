@@ -1,0 +1,150 @@
+// What `ls -l` (stat) and the extended attributes of a node show: live lock state from mount
+// holders and from direct holders found in /proc/locks.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "mount_fixture.hpp"
+#include "other_process.hpp"
+
+namespace pbs::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class LockStateTest : public MountTest {
+ protected:
+  struct stat attributes(const std::string& object) {
+    struct stat st {};
+    EXPECT_EQ(stat(node(object).c_str(), &st), 0);
+    return st;
+  }
+  bool shows(const std::string& object, mode_t mode, off_t holders) {
+    struct stat st = attributes(object);
+    return (st.st_mode & 07777) == mode && st.st_size == holders;
+  }
+  std::string xattr(const std::string& object, const std::string& name) {
+    char buffer[8192];
+    ssize_t n = getxattr(node(object).c_str(), name.c_str(), buffer, sizeof buffer);
+    return n < 0 ? "<" + std::string(strerror(errno)) + ">" : std::string(buffer, n);
+  }
+  void create_lock_file(const std::string& object) {
+    ASSERT_EQ(child_open_errno(node(object), O_RDONLY), 0);
+    ASSERT_TRUE(eventually([&] { return other_process_can_flock(lock_file(object), LOCK_EX); }));
+  }
+};
+
+TEST_F(LockStateTest, ModeSizeAndOwnerFollowMountHolders) {
+  EXPECT_TRUE(shows(kSnap1, 0660, 0));
+  int reader = open(node(kSnap1).c_str(), O_RDONLY);
+  ASSERT_GE(reader, 0);
+  EXPECT_TRUE(shows(kSnap1, 0440, 1));  // at once: no attribute caching
+  int second = open(node(kSnap1).c_str(), O_RDONLY);
+  EXPECT_TRUE(shows(kSnap1, 0440, 2));
+  close(reader);
+  close(second);
+  ASSERT_TRUE(eventually([&] { return shows(kSnap1, 0660, 0); }));
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setgid(34) != 0 || setuid(34) != 0) _exit(2);  // the backup user holds it
+    int fd = open(node(kSnap1).c_str(), O_RDWR);
+    pause();
+    _exit(fd >= 0 ? 0 : 1);
+  }
+  ASSERT_TRUE(eventually([&] { return shows(kSnap1, 0220, 1); }));
+  EXPECT_EQ(attributes(kSnap1).st_uid, 34u);
+  EXPECT_NE(xattr(kSnap1, "user.pbs.holders").find("pid=" + std::to_string(pid) + " "),
+            std::string::npos)
+      << "the real requester, not the daemon";
+  kill(pid, SIGKILL);
+  wait_exit_code(pid);
+}
+
+TEST_F(LockStateTest, DirectHoldersFromProcLocksShowToo) {
+  create_lock_file(kSnap1);
+  {
+    FlockHolder pbs(lock_file(kSnap1), LOCK_EX);
+    EXPECT_TRUE(eventually([&] { return shows(kSnap1, 0220, 1); }, 500ms));
+    EXPECT_EQ(xattr(kSnap1, "user.pbs.state"), "exclusive");
+    std::string holders = xattr(kSnap1, "user.pbs.holders");
+    EXPECT_NE(holders.find("pid=" + std::to_string(pbs.pid()) + " "), std::string::npos) << holders;
+    EXPECT_NE(holders.find("via=direct"), std::string::npos) << holders;
+    EXPECT_NE(holders.find("uid=0"), std::string::npos) << holders;
+  }
+  FlockHolder a(lock_file(kSnap1), LOCK_SH), b(lock_file(kSnap1), LOCK_SH);
+  EXPECT_TRUE(eventually([&] { return shows(kSnap1, 0440, 2); }, 500ms));
+  int mine = open(node(kSnap1).c_str(), O_RDONLY);
+  EXPECT_TRUE(shows(kSnap1, 0440, 3));
+  close(mine);
+}
+
+TEST_F(LockStateTest, AHolderWhoseChildKeepsTheLockAfterItExitedStillShows) {
+  create_lock_file(kSnap1);
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t parent = fork();
+  if (parent == 0) {
+    int fd = open(lock_file(kSnap1).c_str(), O_RDONLY);
+    flock(fd, LOCK_EX);
+    if (fork() == 0) {  // the child inherits the descriptor, and with it the lock
+      [[maybe_unused]] auto w = write(ready[1], "x", 1);
+      pause();
+      _exit(0);
+    }
+    _exit(0);
+  }
+  wait_exit_code(parent);
+  char byte;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  EXPECT_TRUE(eventually([&] { return shows(kSnap1, 0220, 1); }, 500ms));
+  EXPECT_EQ(xattr(kSnap1, "user.pbs.state"), "exclusive");
+  // The orphan is still running: find and end it through the lock file's holder.
+  pid_t probe = spawn_command({"fuser", "-k", "-KILL", lock_file(kSnap1)});
+  wait_exit_code(probe);
+  EXPECT_TRUE(eventually([&] { return shows(kSnap1, 0660, 0); }));
+  close(ready[0]);
+  close(ready[1]);
+}
+
+TEST_F(LockStateTest, ExtendedAttributesTellTheRest) {
+  char names[1024];
+  ssize_t n = listxattr(node(kSnap1).c_str(), names, sizeof names);
+  ASSERT_GT(n, 0);
+  std::string list(names, n);
+  for (auto name : {"user.pbs.state", "user.pbs.holders", "user.pbs.waiters", "user.pbs.lock_file",
+                    "user.pbs.stale", "user.pbs.reason"}) {
+    EXPECT_NE(list.find(name), std::string::npos) << name;
+  }
+  EXPECT_EQ(xattr(kSnap1, "user.pbs.state"), "free");
+  EXPECT_EQ(xattr(kSnap1, "user.pbs.lock_file"), lock_file(kSnap1));
+  EXPECT_EQ(xattr(kSnap1, "user.pbs.stale"), "no");
+  EXPECT_EQ(xattr(kSnap1, "user.pbs.nonsense"), "<" + std::string(strerror(ENODATA)) + ">");
+  int fd = open(node(kSnap1).c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "pinned for legal hold\n", 22), 22);
+  EXPECT_EQ(xattr(kSnap1, "user.pbs.reason"), "pinned for legal hold\n");
+  EXPECT_NE(xattr(kSnap1, "user.pbs.holders").find("reason=pinned for legal hold"),
+            std::string::npos);
+  EXPECT_EQ(xattr(kSnap1, "user.pbs.state"), "exclusive");
+  close(fd);
+  EXPECT_EQ(listxattr(node("vm/100").c_str(), names, sizeof names), 0);  // directories: none
+}
+
+TEST_F(LockStateTest, AStaleLockFileIsMarkedStale) {
+  const std::string gone = "vm/100/2023-01-01T00:00:00Z";
+  make_directories(locks_ + "/store1");
+  chown((locks_ + "/store1").c_str(), 34, 34);
+  int fd = open(lock_file(gone).c_str(), O_CREAT | O_RDWR, 0660);
+  ASSERT_GE(fd, 0);
+  fchown(fd, 34, 34);
+  close(fd);
+  EXPECT_EQ(xattr(gone, "user.pbs.stale"), "yes");
+}
+
+}  // namespace
+}  // namespace pbs::test
