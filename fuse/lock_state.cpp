@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "filesystem.hpp"
+#include "pbs_tasks.hpp"
 
 namespace pbs::fs {
 namespace {
@@ -37,7 +38,7 @@ NodeLockState node_lock_state(Filesystem& fs, const Node& node) {
     if (!h->holds()) continue;
     std::lock_guard hold(h->mutex);
     state.holders.push_back(
-        {h->pid, h->uid, h->command, h->held_mode(), h->since, true, h->reason});
+        {h->pid, h->uid, h->command, h->held_mode(), h->since, true, h->reason, {}});
   }
   state.mount_waiters = fs.locks->waiter_count(path.relative());
 
@@ -60,7 +61,22 @@ NodeLockState node_lock_state(Filesystem& fs, const Node& node) {
                                lock.exclusive ? LockMode::kExclusive : LockMode::kShared,
                                info.started,
                                false,
+                               {},
                                {}});
+    }
+  }
+  // PBS runs every task in proxmox-backup-proxy: name the task behind a direct holder.
+  bool direct = std::any_of(state.holders.begin(), state.holders.end(),
+                            [](const Holder& h) { return !h.via_mount; });
+  if (direct) {
+    auto tasks = read_active_tasks(fs.options.tasks_file);
+    for (auto& h : state.holders) {
+      for (const auto& task : tasks) {
+        if (!h.via_mount && task.pid == h.pid && task_concerns(task, object)) {
+          h.task = task.upid + " (" + task.type + ")";
+          break;
+        }
+      }
     }
   }
   std::stable_sort(state.holders.begin(), state.holders.end(),

@@ -26,6 +26,7 @@ struct Holder {
   std::chrono::system_clock::time_point since;  ///< for direct holders: when the process started
   bool via_mount = false;
   std::string reason;
+  std::string task;  ///< the PBS task (UPID and type) of a direct holder, where one matches
 };
 
 struct NodeLockState {

@@ -12,7 +12,8 @@ namespace pbs::fs {
 namespace {
 
 constexpr const char* kNames[] = {"user.pbs.state",     "user.pbs.holders", "user.pbs.waiters",
-                                  "user.pbs.lock_file", "user.pbs.stale",   "user.pbs.reason"};
+                                  "user.pbs.lock_file", "user.pbs.stale",   "user.pbs.reason",
+                                  "user.pbs.task"};
 
 // The value of attribute `name` of a lock node, or nothing when there is no such attribute.
 std::optional<std::string> attribute(Filesystem& fs, const Node& node, std::string_view name) {
@@ -20,11 +21,13 @@ std::optional<std::string> attribute(Filesystem& fs, const Node& node, std::stri
   if (name == "user.pbs.state") return std::string(state.state());
   if (name == "user.pbs.lock_file") return state.lock_file;
   if (name == "user.pbs.waiters") return std::to_string(state.mount_waiters + state.direct_waiters);
-  if (name == "user.pbs.holders" || name == "user.pbs.reason") {
+  if (name == "user.pbs.holders" || name == "user.pbs.reason" || name == "user.pbs.task") {
     std::string out;
     for (const auto& h : state.holders) {
       if (name == "user.pbs.holders") {
         out += describe_holder(h) + "\n";
+      } else if (name == "user.pbs.task") {
+        if (!h.task.empty()) out += h.task + "\n";
       } else if (!h.reason.empty()) {
         out += h.reason + (h.reason.back() == '\n' ? "" : "\n");
       }

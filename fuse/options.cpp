@@ -59,6 +59,9 @@ Result<void> apply_mount_option(Options& options, std::string_view option) {
   } else if (key == "lock_root") {
     if (auto ok = need_absolute(); !ok) return ok;
     options.lock_root = value;
+  } else if (key == "tasks_file") {
+    if (auto ok = need_absolute(); !ok) return ok;
+    options.tasks_file = value;
   } else if (key == "old_locking_marker") {
     if (auto ok = need_absolute(); !ok) return ok;
     options.old_locking_marker = value;
@@ -169,6 +172,8 @@ const char* usage_text() {
          "     lock_root=DIR       PBS lock root (default /run/proxmox-backup/locks)\n"
          "     old_locking_marker=FILE  (default /run/proxmox-backup/old-locking)\n"
          "     lock_group=GROUP    members may lock and remove (default backup)\n"
+         "     tasks_file=FILE     PBS's running tasks (default "
+         "/var/log/proxmox-backup/tasks/active)\n"
          "     user=USER           run as USER once mounted (default backup)\n"
          "     wait_timeout=SECS   blocking opens fail with ETIMEDOUT after SECS\n"
          "     open_locks=no       opening takes no lock; only flock(2) on nodes does\n"

@@ -21,6 +21,7 @@ struct Options {
   std::string lock_root = "/run/proxmox-backup/locks";
   std::string old_locking_marker = "/run/proxmox-backup/old-locking";
   std::string lock_group = "backup";
+  std::string tasks_file = "/var/log/proxmox-backup/tasks/active";  ///< PBS's running tasks
   std::string user = "backup";
   std::optional<double> wait_timeout;  ///< seconds
   bool open_locks = true;              ///< open=lock; off: only flock(2) on nodes locks

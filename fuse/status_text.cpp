@@ -26,6 +26,7 @@ std::string describe_holder(const Holder& h) {
   }
   out << " mode=" << to_string(h.mode) << " since=" << iso_time(h.since)
       << " via=" << (h.via_mount ? "mount" : "direct");
+  if (!h.task.empty()) out << " task=" << h.task;
   if (!h.reason.empty()) {
     std::string reason = h.reason;
     while (!reason.empty() && reason.back() == '\n')

@@ -19,6 +19,9 @@ using namespace std::chrono_literals;
 
 class LockStateTest : public MountTest {
  protected:
+  std::vector<std::string> extra_options() const override {
+    return {"tasks_file=" + (dir_ / "tasks-active")};
+  }
   struct stat attributes(const std::string& object) {
     struct stat st {};
     EXPECT_EQ(stat(node(object).c_str(), &st), 0);
@@ -117,7 +120,7 @@ TEST_F(LockStateTest, ExtendedAttributesTellTheRest) {
   ASSERT_GT(n, 0);
   std::string list(names, n);
   for (auto name : {"user.pbs.state", "user.pbs.holders", "user.pbs.waiters", "user.pbs.lock_file",
-                    "user.pbs.stale", "user.pbs.reason"}) {
+                    "user.pbs.stale", "user.pbs.reason", "user.pbs.task"}) {
     EXPECT_NE(list.find(name), std::string::npos) << name;
   }
   EXPECT_EQ(xattr(kSnap1, "user.pbs.state"), "free");
@@ -133,6 +136,22 @@ TEST_F(LockStateTest, ExtendedAttributesTellTheRest) {
   EXPECT_EQ(xattr(kSnap1, "user.pbs.state"), "exclusive");
   close(fd);
   EXPECT_EQ(listxattr(node("vm/100").c_str(), names, sizeof names), 0);  // directories: none
+}
+
+TEST_F(LockStateTest, ADirectHolderIsMatchedToItsPbsTask) {
+  create_lock_file(kSnap1);
+  FlockHolder proxy(lock_file(kSnap1), LOCK_SH);
+  char pid_hex[16];
+  snprintf(pid_hex, sizeof pid_hex, "%08X", static_cast<unsigned>(proxy.pid()));
+  std::string upid = std::string("UPID:pbs1:") + pid_hex +
+                     ":0001E240:00000001:6745A2B0:reader:store1\\x3avm-100:root@pam:";
+  std::string other = std::string("UPID:pbs1:") + pid_hex +
+                      ":0001E240:00000002:6745A2B0:verify:store1\\x3act-200:root@pam:";
+  write_file(dir_ / "tasks-active", other + "\n" + upid + "\n");
+  EXPECT_TRUE(
+      eventually([&] { return xattr(kSnap1, "user.pbs.task") == upid + " (reader)\n"; }, 500ms))
+      << xattr(kSnap1, "user.pbs.task");
+  EXPECT_NE(xattr(kSnap1, "user.pbs.holders").find("task=" + upid), std::string::npos);
 }
 
 TEST_F(LockStateTest, AStaleLockFileIsMarkedStale) {
