@@ -47,37 +47,12 @@ NodeLockState node_lock_state(Filesystem& fs, const Node& node) {
   state.lock_file_exists =
       dir && fstatat(dir->get(), path.name.c_str(), &file, AT_SYMLINK_NOFOLLOW) == 0;
   if (state.lock_file_exists) {
-    const pid_t self = getpid();  // our own flocks are the mount's handles above
-    for (const auto& lock : fs.proc_locks.current()) {
-      if (lock.device != file.st_dev || lock.inode != file.st_ino || lock.pid == self) continue;
-      if (lock.waiting) {
-        ++state.direct_waiters;
-        continue;
-      }
-      ProcessInfo info = process_info(lock.pid);
-      state.holders.push_back({lock.pid,
-                               info.uid,
-                               info.command,
-                               lock.exclusive ? LockMode::kExclusive : LockMode::kShared,
-                               info.started,
-                               false,
-                               {},
-                               {}});
-    }
-  }
-  // PBS runs every task in proxmox-backup-proxy: name the task behind a direct holder.
-  bool direct = std::any_of(state.holders.begin(), state.holders.end(),
-                            [](const Holder& h) { return !h.via_mount; });
-  if (direct) {
-    auto tasks = read_active_tasks(fs.options.tasks_file);
-    for (auto& h : state.holders) {
-      for (const auto& task : tasks) {
-        if (!h.via_mount && task.pid == h.pid && task_concerns(task, object)) {
-          h.task = task.upid + " (" + task.type + ")";
-          break;
-        }
-      }
-    }
+    // Our own flocks (pid of this daemon) are the mount's handles above, with real requesters.
+    auto direct = direct_holders(fs.proc_locks.current(), file.st_dev, file.st_ino, getpid(),
+                                 &state.direct_waiters);
+    // PBS runs every task in proxmox-backup-proxy: name the task behind a direct holder.
+    if (!direct.empty()) match_tasks(direct, read_active_tasks(fs.options.tasks_file), object);
+    state.holders.insert(state.holders.end(), direct.begin(), direct.end());
   }
   std::stable_sort(state.holders.begin(), state.holders.end(),
                    [](const Holder& a, const Holder& b) {

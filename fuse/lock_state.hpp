@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lock.hpp"
+#include "lock_holders.hpp"
 #include "proc_locks.hpp"
 
 namespace pbs::fs {
@@ -18,16 +19,7 @@ namespace pbs::fs {
 struct Filesystem;
 struct Node;
 
-struct Holder {
-  pid_t pid = 0;
-  uid_t uid = static_cast<uid_t>(-1);
-  std::string command;
-  LockMode mode = LockMode::kShared;
-  std::chrono::system_clock::time_point since;  ///< for direct holders: when the process started
-  bool via_mount = false;
-  std::string reason;
-  std::string task;  ///< the PBS task (UPID and type) of a direct holder, where one matches
-};
+using Holder = LockHolder;
 
 struct NodeLockState {
   std::vector<Holder> holders;  ///< exclusive holders first
@@ -53,11 +45,5 @@ class ProcLocksSnapshot {
 };
 
 NodeLockState node_lock_state(Filesystem& fs, const Node& node);
-
-/// `pid=1234 command=flock uid=0 mode=exclusive since=2026-01-01T00:00:00Z via=direct`
-/// (and ` reason=…` for holders that wrote one).
-std::string describe_holder(const Holder& holder);
-/// `2026-01-01T00:00:00Z`.
-std::string iso_time(std::chrono::system_clock::time_point when);
 
 }  // namespace pbs::fs

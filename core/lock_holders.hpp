@@ -1,0 +1,48 @@
+// LockHolder: one holder of a PBS lock, found in /proc/locks (a direct holder) or reported by
+// the mount (a holder through pbs-lockfs, shown as the real requester), with its PBS task.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "lock.hpp"
+#include "pbs_tasks.hpp"
+#include "proc_locks.hpp"
+
+namespace pbs {
+
+struct LockHolder {
+  pid_t pid = 0;
+  uid_t uid = static_cast<uid_t>(-1);
+  std::string command;
+  LockMode mode = LockMode::kShared;
+  std::chrono::system_clock::time_point since;  ///< for direct holders: when the process started
+  bool via_mount = false;
+  std::string reason;
+  std::string task;  ///< `UPID:… (type)` where a running PBS task matches
+};
+
+/// The holders of the file (`device`, `inode`) among `locks`, except locks taken by
+/// `exclude_pid` (the mount daemon, whose holders it knows better). Adds the file's waiters to
+/// `waiters` when given.
+std::vector<LockHolder> direct_holders(const std::vector<ProcLock>& locks, dev_t device,
+                                       ino_t inode, pid_t exclude_pid = 0,
+                                       std::size_t* waiters = nullptr);
+
+/// Names the PBS task behind each direct holder that has one concerning `object`.
+void match_tasks(std::vector<LockHolder>& holders, const std::vector<PbsTask>& tasks,
+                 const LockObject& object);
+
+/// `pid=1234 command=flock uid=0 mode=exclusive since=2026-01-01T00:00:00Z via=direct`, then
+/// ` task=…` and ` reason=…` (last: it may hold spaces) where known.
+std::string describe_holder(const LockHolder& holder);
+/// The inverse of describe_holder (for reading the mount's `user.pbs.holders`).
+LockHolder parse_holder(const std::string& line);
+/// `2026-01-01T00:00:00Z`, and back.
+std::string iso_time(std::chrono::system_clock::time_point when);
+std::chrono::system_clock::time_point parse_iso_time(const std::string& text);
+
+}  // namespace pbs
