@@ -154,6 +154,46 @@ TEST_F(LockStateTest, ADirectHolderIsMatchedToItsPbsTask) {
   EXPECT_NE(xattr(kSnap1, "user.pbs.holders").find("task=" + upid), std::string::npos);
 }
 
+// Runs `pbs-lockctl list ARGS --json` and returns one line per lock: "object mode pid via".
+std::string lockctl_list(const std::string& args) {
+  std::string command = std::string(PBS_LOCKCTL) + " list " + args +
+                        " --json | python3 -c 'import json,sys\n"
+                        "for l in json.load(sys.stdin)[\"locks\"]:\n"
+                        "  print(l[\"object\"], l[\"mode\"], l[\"pid\"], l[\"via\"], l[\"ns\"])'";
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  char buffer[4096];
+  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe))
+    out.append(buffer, n);
+  pclose(pipe);
+  return out;
+}
+
+TEST_F(LockStateTest, LockctlListShowsEveryHolderWithTheRealRequesters) {
+  create_lock_file(kSnap2);
+  FlockHolder direct(lock_file(kSnap2), LOCK_SH);
+  int mine = open(node(kSnap1).c_str(), O_RDWR);
+  ASSERT_GE(mine, 0);
+  int ns_lock = open(node("ns/prod/vm/300/.lock").c_str(), O_RDONLY);
+  ASSERT_GE(ns_lock, 0);
+  std::string base = "--lock-root " + locks_ + " --mount " + mnt_;
+  std::string all = lockctl_list(base);
+  EXPECT_NE(all.find(std::string(kSnap1) + " exclusive " + std::to_string(getpid()) + " mount"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find(std::string(kSnap2) + " shared " + std::to_string(direct.pid()) + " direct"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("vm/300 shared " + std::to_string(getpid()) + " mount prod"),
+            std::string::npos)
+      << all;
+  EXPECT_EQ(lockctl_list(base + " --ns prod"),
+            "vm/300 shared " + std::to_string(getpid()) + " mount prod\n");
+  EXPECT_EQ(lockctl_list(base + " --store other1"), "");
+  close(mine);
+  close(ns_lock);
+}
+
 TEST_F(LockStateTest, AStaleLockFileIsMarkedStale) {
   const std::string gone = "vm/100/2023-01-01T00:00:00Z";
   make_directories(locks_ + "/store1");

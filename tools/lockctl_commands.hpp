@@ -13,5 +13,6 @@ inline constexpr int kUsageExit = 2;
 int usage_error(const std::string& message);
 
 int run_path(const std::vector<std::string>& args);
+int run_list(const std::vector<std::string>& args);
 
 }  // namespace pbs::lockctl

@@ -22,7 +22,11 @@ constexpr const char kUsage[] =
     "\n"
     "commands:\n"
     "  path [--lock-root DIR] [--ns A/B] STORE TYPE/ID[/TIME] [--manifest]\n"
-    "      print the absolute path of the PBS lock file of a group, snapshot or manifest\n";
+    "      print the absolute path of the PBS lock file of a group, snapshot or manifest\n"
+    "  list [--lock-root DIR] [--store NAME] [--ns A/B] [--json] [--mount DIR]\n"
+    "       [--tasks-file FILE]\n"
+    "      every held lock: store, namespace, object, mode, holder, since, how held, PBS task\n"
+    "      (holders through a pbs-lockfs mount are shown as the real requesters)\n";
 
 }  // namespace
 
@@ -38,5 +42,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "path") return pbs::lockctl::run_path(args);
+  if (command == "list") return pbs::lockctl::run_list(args);
   return pbs::lockctl::usage_error("unknown command '" + command + "' (try --help)");
 }
