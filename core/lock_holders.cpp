@@ -16,8 +16,13 @@ std::vector<LockHolder> direct_holders(const std::vector<ProcLock>& locks, dev_t
       continue;
     }
     ProcessInfo info = process_info(lock.pid);
+    if (!info.alive) {
+      // The process that took it has exited; whoever shares the descriptor still holds it.
+      auto sharing = processes_sharing_lock(device, inode);
+      if (!sharing.empty()) info = process_info(sharing.front());
+    }
     LockHolder holder;
-    holder.pid = lock.pid;
+    holder.pid = info.alive ? info.pid : lock.pid;
     holder.uid = info.uid;
     holder.command = info.command;
     holder.mode = lock.exclusive ? LockMode::kExclusive : LockMode::kShared;
@@ -68,7 +73,8 @@ std::string describe_holder(const LockHolder& h) {
   if (!h.task.empty()) out << " task=" << h.task.substr(0, h.task.find(' '));
   if (!h.reason.empty()) {
     std::string reason = h.reason;
-    while (!reason.empty() && reason.back() == '\n') reason.pop_back();
+    while (!reason.empty() && reason.back() == '\n')
+      reason.pop_back();
     for (char& c : reason) {
       if (c == '\n') c = ' ';
     }

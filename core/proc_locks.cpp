@@ -1,9 +1,11 @@
 // /proc/locks and /proc/<pid> reading; see proc_locks.hpp.
 #include "proc_locks.hpp"
 
+#include <dirent.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -48,6 +50,36 @@ Result<std::vector<ProcLock>> read_proc_locks() {
   std::stringstream text;
   text << in.rdbuf();
   return parse_proc_locks(text.str());
+}
+
+std::vector<pid_t> processes_sharing_lock(dev_t device, ino_t inode) {
+  std::vector<pid_t> out;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return out;
+  while (dirent* entry = readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(entry->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    std::string fdinfo = std::string("/proc/") + entry->d_name + "/fdinfo";
+    DIR* fds = opendir(fdinfo.c_str());
+    if (fds == nullptr) continue;  // not ours to read
+    bool found = false;
+    while (dirent* fd = readdir(fds)) {
+      if (fd->d_name[0] == '.' || found) continue;
+      std::ifstream in(fdinfo + "/" + fd->d_name);
+      std::string line;
+      while (std::getline(in, line)) {
+        if (line.rfind("lock:", 0) != 0) continue;
+        for (const auto& lock : parse_proc_locks(line.substr(5))) {
+          if (lock.device == device && lock.inode == inode && !lock.waiting) found = true;
+        }
+      }
+    }
+    closedir(fds);
+    if (found) out.push_back(static_cast<pid_t>(pid));
+  }
+  closedir(proc);
+  return out;
 }
 
 ProcessInfo process_info(pid_t pid) {

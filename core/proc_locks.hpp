@@ -42,4 +42,9 @@ struct ProcessInfo {
 };
 ProcessInfo process_info(pid_t pid);
 
+/// The processes that have a descriptor holding a flock on (`device`, `inode`), from the `lock:`
+/// lines of /proc/<pid>/fdinfo/* (only readable for our own user's processes, or as root).
+/// Finds the children that keep a lock after the process that took it has exited.
+std::vector<pid_t> processes_sharing_lock(dev_t device, ino_t inode);
+
 }  // namespace pbs

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -95,20 +96,30 @@ TEST_F(LockStateTest, AHolderWhoseChildKeepsTheLockAfterItExitedStillShows) {
     int fd = open(lock_file(kSnap1).c_str(), O_RDONLY);
     flock(fd, LOCK_EX);
     if (fork() == 0) {  // the child inherits the descriptor, and with it the lock
-      [[maybe_unused]] auto w = write(ready[1], "x", 1);
+      // It runs as backup, as PBS's proxy does: the daemon may read a backup process's fdinfo.
+      if (setgid(34) != 0 || setuid(34) != 0) _exit(2);
+      prctl(PR_SET_DUMPABLE, 1);
+      pid_t me = getpid();
+      [[maybe_unused]] auto w = write(ready[1], &me, sizeof me);
       pause();
       _exit(0);
     }
     _exit(0);
   }
   wait_exit_code(parent);
-  char byte;
-  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  pid_t child = 0;
+  ASSERT_EQ(read(ready[0], &child, sizeof child), static_cast<ssize_t>(sizeof child));
   EXPECT_TRUE(eventually([&] { return shows(kSnap1, 0220, 1); }, 500ms));
   EXPECT_EQ(xattr(kSnap1, "user.pbs.state"), "exclusive");
+  // /proc/locks names the exited parent; the holder shown is the child that keeps the lock.
+  std::string holders = xattr(kSnap1, "user.pbs.holders");
+  EXPECT_EQ(holders.find("pid=" + std::to_string(parent) + " "), std::string::npos) << holders;
+  EXPECT_EQ(holders.find("command=?"), std::string::npos) << holders;
+  EXPECT_NE(holders.find("pid=" + std::to_string(child) + " command=lock-state-test uid=34"),
+            std::string::npos)
+      << holders;
   // The orphan is still running: find and end it through the lock file's holder.
-  pid_t probe = spawn_command({"fuser", "-k", "-KILL", lock_file(kSnap1)});
-  wait_exit_code(probe);
+  kill(child, SIGKILL);
   EXPECT_TRUE(eventually([&] { return shows(kSnap1, 0660, 0); }));
   close(ready[0]);
   close(ready[1]);
