@@ -1,5 +1,6 @@
 // pbs-lockfs: the life of a mount. Parse options, open the lock root and the datastores, mount
 // (as root), fork into a root monitor and the daemon, drop to `backup`, serve, stop.
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,10 +35,22 @@ int fail(const std::string& message, int code = 1) {
   return code;
 }
 
+// SIGTERM and friends stay blocked from before mounting until each process (monitor, daemon)
+// has its handlers: a stop requested in between is delivered then, not lost or fatal.
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1})
+    sigaddset(&set, s);
+  return set;
+}
+
 int serve(Filesystem& fs, fuse_session* se) {
   if (auto ok = drop_privileges(fs.options.user); !ok) return fail(ok.error().message);
   if (auto ok = fs.locks->start(); !ok) return fail(ok.error().message);
   if (fuse_set_signal_handlers(se) != 0) return fail("cannot install signal handlers");
+  sigset_t signals = stop_signals();
+  pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
   spdlog::info("serving {} as {} (lock root {})", fs.options.mountpoint, fs.options.user,
                fs.root->path());
   fuse_loop_config* config = fuse_loop_cfg_create();
@@ -94,6 +107,8 @@ int main(int argc, char** argv) {
   std::vector<const char*> args{argv[0], "-o", mount_options.c_str()};
   fuse_args fuse_argv =
       FUSE_ARGS_INIT(static_cast<int>(args.size()), const_cast<char**>(args.data()));
+  sigset_t signals = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   fuse_lowlevel_ops ops = filesystem_operations();
   fuse_session* se = fuse_session_new(&fuse_argv, &ops, sizeof ops, &fs);
   fuse_opt_free_args(&fuse_argv);

@@ -325,6 +325,20 @@ TEST(ConfigReload, NewDatastoresAppearWithoutARemount) {
   EXPECT_EQ(daemon.stop(), 0);
 }
 
+TEST(Lifecycle, AStopRightAfterMountingIsCleanEveryTime) {
+  TempDir dir;
+  make_directories(dir / "store/vm/1/2024-01-01T00:00:00Z");
+  make_directories(dir / "mnt");
+  for (int i = 0; i < 10; ++i) {
+    MountedDaemon daemon(dir / "mnt",
+                         {"store=store1:" + (dir / "store"), "lock_root=" + (dir / "locks")},
+                         dir / "daemon.log");
+    ASSERT_TRUE(daemon.mounted()) << daemon.log();
+    EXPECT_EQ(daemon.stop(), 0) << "round " << i << "\n" << daemon.log();
+    EXPECT_FALSE(daemon.left_mounted()) << "round " << i;
+  }
+}
+
 TEST(CommandLine, BadOptionsExitWithCode2BeforeMounting) {
   for (std::string options :
        {"bogus=1", "wait_timeout=-1", "wait_timeout=abc", "store=x:/a", "store=store1:relative",

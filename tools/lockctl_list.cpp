@@ -6,7 +6,6 @@
 #include <sys/xattr.h>
 
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -15,6 +14,7 @@
 #include "lock_holders.hpp"
 #include "lock_root.hpp"
 #include "lockctl_commands.hpp"
+#include "mount_table.hpp"
 #include "safe_dir.hpp"
 
 namespace pbs::lockctl {
@@ -54,16 +54,11 @@ const char* kind_name(LockKind kind) {
   return "?";
 }
 
-// pbs-lockfs mountpoints, from /proc/self/mountinfo.
+// pbs-lockfs mountpoints.
 std::vector<std::string> pbs_lockfs_mounts() {
   std::vector<std::string> out;
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, majmin, root, point;
-    fields >> id >> parent >> majmin >> root >> point;
-    if (line.find(" - fuse.pbs-lockfs ") != std::string::npos) out.push_back(point);
+  for (const auto& entry : read_mount_table()) {
+    if (entry.fstype == "fuse.pbs-lockfs") out.push_back(entry.mountpoint);
   }
   return out;
 }

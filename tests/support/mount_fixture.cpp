@@ -82,6 +82,7 @@ void MountTest::TearDown() {
   if (daemon_) {
     int code = daemon_->stop();
     EXPECT_EQ(code, 0) << daemon_->log();
+    EXPECT_FALSE(daemon_->left_mounted()) << "the monitor did not unmount";
     EXPECT_FALSE(is_fuse_mount(mnt_));
     if (HasFailure()) std::cerr << "daemon log:\n" << daemon_->log();
   }

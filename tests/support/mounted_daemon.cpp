@@ -9,9 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
+#include "mount_table.hpp"
 #include "other_process.hpp"
 
 namespace pbs::test {
@@ -105,7 +107,11 @@ int MountedDaemon::stop() {
     kill(-monitor_, SIGKILL);
     waitpid(monitor_, nullptr, 0);
   }
-  if (is_fuse_mount(mountpoint_) || access(mountpoint_.c_str(), F_OK) != 0) {
+  // The monitor must have unmounted; clean up anyway so that a failure cannot wedge later tests.
+  auto mounts = read_mount_table();
+  left_mounted_ = std::any_of(mounts.begin(), mounts.end(),
+                              [&](const MountEntry& e) { return e.mountpoint == mountpoint_; });
+  if (left_mounted_) {
     std::string cmd = "umount -l '" + mountpoint_ + "' 2>/dev/null";
     [[maybe_unused]] int rc = system(cmd.c_str());
   }
@@ -115,14 +121,9 @@ int MountedDaemon::stop() {
 
 void MountedDaemon::abort_connection() {
   // The connection's number is the mount's minor device number.
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, majmin, root, point;
-    fields >> id >> parent >> majmin >> root >> point;
-    if (point != mountpoint_) continue;
-    std::string minor = majmin.substr(majmin.find(':') + 1);
+  for (const auto& entry : read_mount_table()) {
+    if (entry.mountpoint != mountpoint_) continue;
+    std::string minor = entry.device.substr(entry.device.find(':') + 1);
     std::ofstream abort("/sys/fs/fuse/connections/" + minor + "/abort");
     abort << "1";
   }

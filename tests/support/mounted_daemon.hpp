@@ -31,6 +31,8 @@ class MountedDaemon {
   /// Sends SIGTERM and waits for the monitor to exit; returns its exit code.
   int stop();
   std::string log() const;
+  /// Whether the mount was still there after stop() (the monitor should have removed it).
+  bool left_mounted() const { return left_mounted_; }
 
  private:
   void abort_connection();
@@ -38,6 +40,7 @@ class MountedDaemon {
   std::string log_path_;
   pid_t monitor_ = -1;
   bool mounted_ = false;
+  bool left_mounted_ = false;
   std::mutex mutex_;
   std::condition_variable stopped_;
   bool done_ = false;
