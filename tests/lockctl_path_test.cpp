@@ -1,6 +1,7 @@
 // `pbs-lockctl path` agrees byte for byte with PBS's vectors; bad input exits 2 with one line.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -68,6 +69,24 @@ TEST(LockctlPath, EveryFullPathVector) {
   }
 }
 
+TEST(LockctlList, AMissingLockRootIsAnEmptyListAndIsNotCreated) {
+  char dir[] = "/tmp/pbs-lockctl-test.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string root = std::string(dir) + "/locks";
+  EXPECT_EQ(run({"list", "--lock-root", root}).exit_code, 0);
+  EXPECT_NE(access(root.c_str(), F_OK), 0);
+  rmdir(dir);
+}
+
+TEST(LockctlList, AMissingLockRootIsAnEmptyList) {
+  auto text = run({"list", "--lock-root", "/nonexistent/locks"});
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_EQ(text.out.find("STORE"), 0u);
+  auto json = run({"list", "--lock-root", "/nonexistent/locks", "--json"});
+  EXPECT_EQ(json.exit_code, 0);
+  EXPECT_EQ(json.out, "{\"locks\": []}\n");
+}
+
 TEST(LockctlPath, LockRootOption) {
   auto result = run({"path", "--lock-root", "/tmp/locks/", "store1", "vm/100"});
   EXPECT_EQ(result.exit_code, 0);
@@ -88,6 +107,10 @@ TEST(LockctlPath, InvalidInputIsOneLineOnStderrAndExit2) {
       {"path", "--bogus", "store1", "vm/100"},
       {"path", "--ns"},
       {"frobnicate"},
+      {"list", "--bogus"},
+      {"list", "--ns", "a/b/c/d/e/f/g/h"},
+      {"list", "--store", "x"},
+      {"list", "--lock-root"},
   };
   for (const auto& args : bad) {
     EXPECT_EQ(run(args).exit_code, 2) << args.back();

@@ -6,6 +6,7 @@
 #include <sys/xattr.h>
 
 #include <cstdio>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -145,7 +146,11 @@ int run_list(const std::vector<std::string>& args) {
   std::string root_path = trim_trailing_slashes(lock_root);
   int root = ::open(root_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   std::vector<Row> rows;
-  auto tree = LockRoot::open(root_path, Owner{}, "");  // exists: opens, creates nothing
+  std::optional<LockRoot> tree;  // only once it exists: listing never creates anything
+  if (root >= 0) {
+    if (auto opened = LockRoot::open(root_path, Owner{}, ""))
+      tree.emplace(std::move(opened.value()));
+  }
   if (root >= 0 && tree) {
     UniqueFd root_fd(root);
     auto proc_locks = read_proc_locks();
