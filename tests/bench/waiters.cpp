@@ -46,7 +46,8 @@ double list_long(const std::string& dir) {
 
 double median_listing(const std::string& dir) {
   std::vector<double> runs;
-  for (int i = 0; i < 21; ++i) runs.push_back(list_long(dir));
+  for (int i = 0; i < 21; ++i)
+    runs.push_back(list_long(dir));
   std::sort(runs.begin(), runs.end());
   return runs[runs.size() / 2];
 }

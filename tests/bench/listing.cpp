@@ -1,0 +1,61 @@
+// `ls -l` cost: readdir plus stat of every entry of a group through the mount (live lock state,
+// attributes never cached) against the same listing of the group's directory in the datastore,
+// interleaved in one run.
+//
+//   listing MOUNT_GROUP_DIR DATASTORE_GROUP_DIR [RUNS]
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double list_long(const std::string& dir, int* entries) {
+  auto start = Clock::now();
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return -1;
+  *entries = 0;
+  while (dirent* e = readdir(d)) {
+    struct stat st {};
+    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW);
+    ++*entries;
+  }
+  closedir(d);
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: listing MOUNT_GROUP_DIR DATASTORE_GROUP_DIR [RUNS]\n");
+    return 2;
+  }
+  const int runs = argc > 3 ? std::atoi(argv[3]) : 21;
+  std::vector<double> mount, direct;
+  int mount_entries = 0, direct_entries = 0;
+  for (int i = 0; i < runs; ++i) {
+    mount.push_back(list_long(argv[1], &mount_entries));
+    direct.push_back(list_long(argv[2], &direct_entries));
+  }
+  double m = median(mount), d = median(direct);
+  std::printf("%-44s %10s %10s %8s\n", "ls -l (ms, median)", "mount", "datastore", "ratio");
+  std::printf(
+      "%-44s %10.2f %10.2f %8.2f\n",
+      (std::to_string(mount_entries) + " entries vs " + std::to_string(direct_entries)).c_str(), m,
+      d, m / d);
+  return 0;
+}
