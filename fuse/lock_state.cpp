@@ -19,11 +19,13 @@ const char* NodeLockState::state() const {
   return holders.front().mode == LockMode::kExclusive ? "exclusive" : "shared";
 }
 
-std::vector<ProcLock> ProcLocksSnapshot::current() {
+std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current() {
   std::lock_guard lock(mutex_);
   auto now = std::chrono::steady_clock::now();
   if (now - read_at_ > kProcLocksMaxAge) {
-    if (auto locks = read_proc_locks()) locks_ = std::move(locks.value());
+    if (auto locks = read_proc_locks()) {
+      locks_ = std::make_shared<const std::vector<ProcLock>>(std::move(locks.value()));
+    }
     read_at_ = now;
   }
   return locks_;
@@ -48,7 +50,7 @@ NodeLockState node_lock_state(Filesystem& fs, const Node& node) {
       dir && fstatat(dir->get(), path.name.c_str(), &file, AT_SYMLINK_NOFOLLOW) == 0;
   if (state.lock_file_exists) {
     // Our own flocks (pid of this daemon) are the mount's handles above, with real requesters.
-    auto direct = direct_holders(fs.proc_locks.current(), file.st_dev, file.st_ino, getpid(),
+    auto direct = direct_holders(*fs.proc_locks.current(), file.st_dev, file.st_ino, getpid(),
                                  &state.direct_waiters);
     // PBS runs every task in proxmox-backup-proxy: name the task behind a direct holder.
     if (!direct.empty()) match_tasks(direct, read_active_tasks(fs.options.tasks_file), object);

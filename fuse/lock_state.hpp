@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -36,12 +37,14 @@ struct NodeLockState {
 /// pass over it, while any lock taken or released shows in the next listing.
 class ProcLocksSnapshot {
  public:
-  std::vector<ProcLock> current();
+  /// Shared and immutable: a stat of one entry does not copy the system's lock list.
+  std::shared_ptr<const std::vector<ProcLock>> current();
 
  private:
   std::mutex mutex_;
   std::chrono::steady_clock::time_point read_at_;
-  std::vector<ProcLock> locks_;
+  std::shared_ptr<const std::vector<ProcLock>> locks_ =
+      std::make_shared<const std::vector<ProcLock>>();
 };
 
 NodeLockState node_lock_state(Filesystem& fs, const Node& node);
