@@ -2,10 +2,13 @@
 #include "mount_monitor.hpp"
 
 #include "mount_table.hpp"
+#include "service_notify.hpp"
 
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 #include <cerrno>
@@ -14,6 +17,8 @@ namespace pbs::fs {
 namespace {
 
 volatile sig_atomic_t g_daemon = 0;
+
+constexpr long kFuseSuperMagic = 0x65735546;
 
 void forward(int signal) {
   if (g_daemon > 0) kill(g_daemon, signal);
@@ -42,10 +47,25 @@ int monitor_daemon(pid_t daemon, const std::string& mountpoint, const std::strin
     sigaddset(&signals, s);
   }
   sigprocmask(SIG_UNBLOCK, &signals, nullptr);  // blocked by main() since before mounting
+  // Ready once the mount answers (a statfs reaches the daemon), or the daemon is gone.
   int status = 0;
-  while (waitpid(daemon, &status, 0) < 0) {
+  bool exited = false;
+  for (;;) {
+    if (waitpid(daemon, &status, WNOHANG) == daemon) {
+      exited = true;
+      break;
+    }
+    struct statfs st {};
+    if (statfs(mountpoint.c_str(), &st) == 0 && st.f_type == kFuseSuperMagic) {
+      notify_service_manager("READY=1\nSTATUS=serving " + mountpoint);
+      break;
+    }
+    usleep(10000);
+  }
+  while (!exited && waitpid(daemon, &status, 0) < 0) {
     if (errno != EINTR) break;
   }
+  notify_service_manager("STOPPING=1");
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (WIFSIGNALED(status)) {
     spdlog::error("daemon (pid {}) was killed by signal {}; every lock it held is released", daemon,

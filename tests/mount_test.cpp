@@ -2,11 +2,15 @@
 // flock(2)), release, removal, old locking, permissions and refused operations.
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -337,6 +341,35 @@ TEST(Lifecycle, AStopRightAfterMountingIsCleanEveryTime) {
     EXPECT_EQ(daemon.stop(), 0) << "round " << i << "\n" << daemon.log();
     EXPECT_FALSE(daemon.left_mounted()) << "round " << i;
   }
+}
+
+TEST(Lifecycle, TellsSystemdWhenReadyAndWhenStopping) {
+  TempDir dir;
+  make_directories(dir / "store/vm/1/2024-01-01T00:00:00Z");
+  make_directories(dir / "mnt");
+  int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::string path = dir / "notify";
+  std::strcpy(address.sun_path, path.c_str());
+  ASSERT_EQ(bind(sock, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  auto receive = [&] {
+    pollfd p{sock, POLLIN, 0};
+    if (poll(&p, 1, 10000) != 1) return std::string("<nothing>");
+    char buffer[512];
+    ssize_t n = recv(sock, buffer, sizeof buffer, 0);
+    return std::string(buffer, n > 0 ? n : 0);
+  };
+  MountedDaemon daemon(dir / "mnt",
+                       {"store=store1:" + (dir / "store"), "lock_root=" + (dir / "locks")},
+                       dir / "daemon.log", std::chrono::seconds(60), {"NOTIFY_SOCKET=" + path});
+  ASSERT_TRUE(daemon.mounted()) << daemon.log();
+  std::string ready = receive();
+  EXPECT_EQ(ready.rfind("READY=1\n", 0), 0u) << ready;
+  EXPECT_TRUE(std::filesystem::is_directory(dir / "mnt/store1"));  // and it answers
+  EXPECT_EQ(daemon.stop(), 0);
+  EXPECT_EQ(receive(), "STOPPING=1");
+  close(sock);
 }
 
 TEST(CommandLine, BadOptionsExitWithCode2BeforeMounting) {
