@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# systemd-analyze verify on the shipped unit, with the daemon's path pointing at this build
+# (the package installs it at /usr/sbin/pbs-lockfs). Man pages are checked separately.
+set -euo pipefail
+unit=$1 daemon=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+sed "s|/usr/sbin/pbs-lockfs|$daemon|" "$unit" > "$work/pbs-lockfs.service"
+out=$(systemd-analyze verify --man=no "$work/pbs-lockfs.service" 2>&1) || { echo "$out"; exit 1; }
+if [[ -n "$out" ]]; then echo "$out"; exit 1; fi
+echo "pbs-lockfs.service: verified"
