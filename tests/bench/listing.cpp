@@ -14,23 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "list_long.hpp"
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using pbs::bench::list_long;
 
-double list_long(const std::string& dir, int* entries) {
-  auto start = Clock::now();
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return -1;
-  *entries = 0;
-  while (dirent* e = readdir(d)) {
-    struct stat st {};
-    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW);
-    ++*entries;
-  }
-  closedir(d);
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
+using Clock = std::chrono::steady_clock;
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

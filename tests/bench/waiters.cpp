@@ -19,7 +19,11 @@
 #include <thread>
 #include <vector>
 
+#include "list_long.hpp"
+
 namespace {
+
+using pbs::bench::list_long;
 
 using Clock = std::chrono::steady_clock;
 
@@ -30,18 +34,6 @@ long status_line(const std::string& file, const std::string& field) {
     if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
   }
   return -1;
-}
-
-// One `ls -l`: readdir and stat of every entry. Returns milliseconds.
-double list_long(const std::string& dir) {
-  auto start = Clock::now();
-  DIR* d = opendir(dir.c_str());
-  while (dirent* e = readdir(d)) {
-    struct stat st {};
-    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW);
-  }
-  closedir(d);
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
 double median_listing(const std::string& dir) {
