@@ -372,6 +372,29 @@ TEST(Lifecycle, TellsSystemdWhenReadyAndWhenStopping) {
   close(sock);
 }
 
+TEST(Lifecycle, MountsLikeAnFstabLineThroughMountFuse3) {
+  // fstab: `pbs-lockfs /run/pbs-locks fuse.pbs-lockfs allow_other,nofail 0 0` makes mount(8) run
+  // mount.fuse3, which runs `pbs-lockfs SOURCE MOUNTPOINT -o OPTS` from the system PATH. The
+  // `PROGRAM#SOURCE` form runs this build's daemon the same way without installing it.
+  TempDir dir;
+  make_directories(dir / "store/vm/1/2024-01-01T00:00:00Z");
+  make_directories(dir / "mnt");
+  pid_t mount = spawn_command(
+      {"mount", "-t", "fuse", std::string(PBS_LOCKFS_DAEMON) + "#pbs-lockfs", dir / "mnt", "-o",
+       "allow_other,nofail,store=store1:" + (dir / "store") + ",lock_root=" + (dir / "locks")});
+  ASSERT_EQ(wait_exit_code(mount), 0);  // returns once mounted: the daemon went to the background
+  ASSERT_TRUE(eventually([&] { return is_fuse_mount(dir / "mnt"); }));
+  int fd = open((dir / "mnt/store1/vm/1/2024-01-01T00:00:00Z").c_str(), O_RDWR);
+  EXPECT_GE(fd, 0);
+  auto lock = LockObject::parse("store1", {}, "vm/1/2024-01-01T00:00:00Z", false);
+  EXPECT_FALSE(
+      other_process_can_flock((dir / "locks") + "/" + lock->lock_path().relative(), LOCK_SH));
+  close(fd);
+  pid_t umount = spawn_command({"umount", dir / "mnt"});
+  EXPECT_EQ(wait_exit_code(umount), 0);
+  EXPECT_TRUE(eventually([&] { return !is_fuse_mount(dir / "mnt"); }));
+}
+
 TEST(CommandLine, BadOptionsExitWithCode2BeforeMounting) {
   for (std::string options :
        {"bogus=1", "wait_timeout=-1", "wait_timeout=abc", "store=x:/a", "store=store1:relative",
