@@ -5,12 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <cstdio>
 #include <cstdlib>
 
 #include "filesystem.hpp"
+#include "logging.hpp"
 #include "mount_monitor.hpp"
 #include "privileges.hpp"
 
@@ -18,17 +18,6 @@ using namespace pbs;
 using namespace pbs::fs;
 
 namespace {
-
-void setup_logging(bool debug) {
-  auto logger = spdlog::stderr_logger_mt("pbs-lockfs");
-  // Under systemd the journal adds time and priority itself.
-  logger->set_pattern(std::getenv("JOURNAL_STREAM") ? "<%l> %v" : "%Y-%m-%dT%H:%M:%S.%e %l %v");
-  spdlog::set_default_logger(logger);
-  const char* level = std::getenv("PBS_LOCKFS_LOG");
-  spdlog::set_level(debug   ? spdlog::level::debug
-                    : level ? spdlog::level::from_str(level)
-                            : spdlog::level::info);
-}
 
 int fail(const std::string& message, int code = 1) {
   spdlog::error("{}", message);

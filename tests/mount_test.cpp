@@ -372,6 +372,24 @@ TEST(Lifecycle, TellsSystemdWhenReadyAndWhenStopping) {
   close(sock);
 }
 
+TEST(Lifecycle, UnderSystemdLogLinesCarrySyslogPrioritiesAndNoTimestamps) {
+  TempDir dir;
+  make_directories(dir / "store/vm/1/2024-01-01T00:00:00Z");
+  make_directories(dir / "mnt");
+  MountedDaemon daemon(dir / "mnt",
+                       {"store=store1:" + (dir / "store"), "lock_root=" + (dir / "locks")},
+                       dir / "daemon.log", std::chrono::seconds(60), {"JOURNAL_STREAM=8:1234"});
+  ASSERT_TRUE(daemon.mounted()) << daemon.log();
+  EXPECT_EQ(child_open_errno(dir / "mnt/store1/vm/1/2024-01-01T00:00:00Z", O_RDONLY), 0);
+  EXPECT_EQ(child_open_errno(dir / "mnt/store1/vm/1/2024-01-01T00:00:00Z", O_RDONLY, 65534),
+            EACCES);
+  EXPECT_EQ(daemon.stop(), 0);
+  std::string log = daemon.log();
+  EXPECT_EQ(log.rfind("<6>mounted ", 0), 0u) << log;  // info, and nothing before it
+  EXPECT_NE(log.find("\n<7>locked store1:vm/1/"), std::string::npos) << log;  // -d: debug
+  EXPECT_NE(log.find("\n<4>refused "), std::string::npos) << log;       // warnings
+}
+
 TEST(Lifecycle, MountsLikeAnFstabLineThroughMountFuse3) {
   // fstab: `pbs-lockfs /run/pbs-locks fuse.pbs-lockfs allow_other,nofail 0 0` makes mount(8) run
   // mount.fuse3, which runs `pbs-lockfs SOURCE MOUNTPOINT -o OPTS` from the system PATH. The
