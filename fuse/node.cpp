@@ -3,7 +3,7 @@
 
 namespace pbs::fs {
 namespace {
-constexpr std::string_view kManifestSuffix = ".manifest";
+constexpr std::string_view kManifestSuffix = ".manifest";  // as manifest_node_name() writes it
 }
 
 bool Node::is_directory() const {
@@ -36,6 +36,7 @@ LockObject Node::lock_object() const {
 std::string Node::key() const {
   if (kind == NodeKind::kRoot) return "";
   if (kind == NodeKind::kStatusFile) return std::string(kStatusFileName);
+  if (is_lock()) return lock_object().mount_path();
   std::string out = store;
   for (const auto& c : ns.components())
     out += "/ns/" + c;
@@ -46,19 +47,9 @@ std::string Node::key() const {
       return out + "/" + std::string(to_string(type));
     case NodeKind::kGroup:
       return out + "/" + group().rpath();
-    case NodeKind::kGroupLock:
-      return out + "/" + group().rpath() + "/.lock";
-    case NodeKind::kSnapshot:
-      return out + "/" + group().rpath() + "/" + time;
-    case NodeKind::kManifest:
-      return out + "/" + group().rpath() + "/" + manifest_node_name(time);
     default:
       return out;
   }
-}
-
-std::string manifest_node_name(const std::string& time) {
-  return "." + time + std::string(kManifestSuffix);
 }
 
 std::string_view manifest_node_time(std::string_view name) {

@@ -57,8 +57,6 @@ struct Node {
   std::string key() const;
 };
 
-/// The name of a manifest node: `.2024-01-01T00:00:00Z.manifest`.
-std::string manifest_node_name(const std::string& time);
 /// The time in a manifest node's name, or empty when it is not one.
 std::string_view manifest_node_time(std::string_view name);
 

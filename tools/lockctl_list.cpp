@@ -64,23 +64,6 @@ std::vector<std::string> pbs_lockfs_mounts() {
   return out;
 }
 
-// The node of `object` below a mountpoint: `<mnt>/store1/ns/a/vm/100/<time>`.
-std::string node_path(const std::string& mount, const LockObject& object) {
-  std::string path = mount + "/" + object.store;
-  for (const auto& c : object.ns.components())
-    path += "/ns/" + c;
-  path += "/" + object.group.rpath() + "/";
-  switch (object.kind) {
-    case LockKind::kGroup:
-      return path + ".lock";
-    case LockKind::kSnapshot:
-      return path + object.time;
-    case LockKind::kManifest:
-      return path + "." + object.time + ".manifest";
-  }
-  return path;
-}
-
 std::string get_xattr(const std::string& path, const char* name) {
   char buffer[65536];
   ssize_t n = getxattr(path.c_str(), name, buffer, sizeof buffer);
@@ -91,7 +74,7 @@ std::string get_xattr(const std::string& path, const char* name) {
 std::vector<LockHolder> mount_holders(const std::vector<std::string>& mounts,
                                       const LockObject& object, const std::string& lock_file) {
   for (const auto& mount : mounts) {
-    std::string node = node_path(mount, object);
+    std::string node = mount + "/" + object.mount_path();
     if (get_xattr(node, "user.pbs.lock_file") != lock_file) continue;
     std::vector<LockHolder> out;
     std::istringstream lines(get_xattr(node, "user.pbs.holders"));
