@@ -9,10 +9,6 @@
 
 namespace pbs::fs {
 
-struct MountTree::NamespaceContents {
-  std::vector<LockObject> locked;  ///< lock files plus objects held through the mount
-};
-
 namespace {
 
 Node with_kind(const Node& from, NodeKind kind) {
@@ -32,12 +28,11 @@ std::string MountTree::datastore_path(const std::string& store) {
   return found ? found->path() : std::string();
 }
 
-MountTree::NamespaceContents MountTree::contents(const Node& ns_root) {
-  NamespaceContents out;
-  if (auto files = list_lock_files(root_, ns_root.store, ns_root.ns))
-    out.locked = std::move(*files);
+std::vector<LockObject> MountTree::locked_objects(const Node& ns_root) {
+  std::vector<LockObject> out;
+  if (auto files = list_lock_files(root_, ns_root.store, ns_root.ns)) out = std::move(*files);
   auto held = held_(ns_root.store, ns_root.ns);
-  out.locked.insert(out.locked.end(), held.begin(), held.end());
+  out.insert(out.end(), held.begin(), held.end());
   return out;
 }
 
@@ -81,8 +76,8 @@ bool MountTree::exists(const Node& node) {
   }
   if (node.kind == NodeKind::kType && store->has_directory(type_dir)) return true;
   if (node.kind == NodeKind::kGroup && store->has_directory(group_dir)) return true;
-  auto known = contents(ns_root);
-  return std::any_of(known.locked.begin(), known.locked.end(), [&](const LockObject& o) {
+  auto known = locked_objects(ns_root);
+  return std::any_of(known.begin(), known.end(), [&](const LockObject& o) {
     return node.kind == NodeKind::kType ? o.group.type == node.type : same_group(o, node);
   });
 }
@@ -169,7 +164,7 @@ Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node
       }
       std::set<BackupType> types;
       if (auto on_disk = store->types(dir.ns)) types.insert(on_disk->begin(), on_disk->end());
-      for (const auto& o : contents(dir).locked)
+      for (const auto& o : locked_objects(dir))
         types.insert(o.group.type);
       for (BackupType t : types)
         add(std::string(to_string(t)), NodeKind::kType, [&](Node& n) { n.type = t; });
@@ -186,7 +181,7 @@ Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node
       std::set<std::string> ids;
       if (auto on_disk = store->group_ids(dir.ns, dir.type))
         ids.insert(on_disk->begin(), on_disk->end());
-      for (const auto& o : contents(dir).locked) {
+      for (const auto& o : locked_objects(dir)) {
         if (o.group.type == dir.type) ids.insert(o.group.id);
       }
       for (const auto& id : ids)
@@ -202,7 +197,7 @@ Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node
         snapshots.insert(on_disk->begin(), on_disk->end());
         manifests.insert(on_disk->begin(), on_disk->end());
       }
-      for (const auto& o : contents(dir).locked) {
+      for (const auto& o : locked_objects(dir)) {
         if (!same_group(o, dir)) continue;
         if (o.kind == LockKind::kSnapshot) snapshots.insert(o.time);
         if (o.kind == LockKind::kManifest) manifests.insert(o.time);

@@ -33,9 +33,8 @@ class MountTree {
   std::string datastore_path(const std::string& store);
 
  private:
-  /// Everything known about one namespace: datastore directories, lock files and held locks.
-  struct NamespaceContents;
-  NamespaceContents contents(const Node& namespace_root);
+  /// The objects with a lock file in one namespace, plus those held through the mount.
+  std::vector<LockObject> locked_objects(const Node& namespace_root);
   std::vector<std::string> child_namespaces(const Node& namespace_root);
 
   DatastoreRegistry& stores_;
