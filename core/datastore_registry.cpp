@@ -40,6 +40,10 @@ std::unique_ptr<DatastoreRegistry> DatastoreRegistry::from_list(
 
 std::shared_ptr<const std::vector<Datastore>> DatastoreRegistry::current() {
   std::lock_guard lock(mutex_);
+  return refresh_locked();
+}
+
+std::shared_ptr<const std::vector<Datastore>> DatastoreRegistry::refresh_locked() {
   if (config_path_.empty()) return stores_;
   struct stat st {};
   if (stat(config_path_.c_str(), &st) != 0) {
@@ -68,6 +72,18 @@ void DatastoreRegistry::reload_locked(const struct stat& st) {
     spdlog::warn("{}: {}", config_path_, warning);
   stores_ = to_stores(config->stores);
   spdlog::info("datastore config {}: {} datastore(s)", config_path_, stores_->size());
+}
+
+void DatastoreRegistry::reload() {
+  std::lock_guard lock(mutex_);
+  if (config_path_.empty()) {
+    spdlog::info("reload: serving a fixed list of datastores, nothing to re-read");
+    return;
+  }
+  spdlog::info("reload: re-reading {}", config_path_);
+  loaded_ = false;
+  seen_ = {};
+  refresh_locked();
 }
 
 std::optional<Datastore> DatastoreRegistry::find(const std::string& name) {

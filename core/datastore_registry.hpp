@@ -26,9 +26,13 @@ class DatastoreRegistry {
   /// The datastores now (thread-safe; cheap when nothing changed: one stat()).
   std::shared_ptr<const std::vector<Datastore>> current();
   std::optional<Datastore> find(const std::string& name);
+  /// Re-reads the config now even if stat() sees no change (an admin's explicit reload, e.g.
+  /// after an edit that kept size and mtime). A fixed list has nothing to re-read.
+  void reload();
 
  private:
   DatastoreRegistry() = default;
+  std::shared_ptr<const std::vector<Datastore>> refresh_locked();
   void reload_locked(const struct stat& st);
 
   std::mutex mutex_;

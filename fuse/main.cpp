@@ -13,6 +13,7 @@
 #include "logging.hpp"
 #include "mount_monitor.hpp"
 #include "privileges.hpp"
+#include "reload_signal.hpp"
 
 using namespace pbs;
 using namespace pbs::fs;
@@ -29,8 +30,16 @@ int fail(const std::string& message, int code = 1) {
 sigset_t stop_signals() {
   sigset_t set;
   sigemptyset(&set);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1})
+  for (int s : {SIGTERM, SIGINT, SIGHUP})
     sigaddset(&set, s);
+  return set;
+}
+
+// SIGUSR1 (reload) stays blocked in every thread of the daemon; ReloadSignal waits for it.
+sigset_t reload_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
   return set;
 }
 
@@ -38,6 +47,7 @@ int serve(Filesystem& fs, fuse_session* se) {
   if (auto ok = drop_privileges(fs.options.user); !ok) return fail(ok.error().message);
   if (auto ok = fs.locks->start(); !ok) return fail(ok.error().message);
   if (fuse_set_signal_handlers(se) != 0) return fail("cannot install signal handlers");
+  ReloadSignal reload([&fs] { fs.stores->reload(); });
   sigset_t signals = stop_signals();
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
   spdlog::info("serving {} as {} (lock root {})", fs.options.mountpoint, fs.options.user,
@@ -97,7 +107,9 @@ int main(int argc, char** argv) {
   fuse_args fuse_argv =
       FUSE_ARGS_INIT(static_cast<int>(args.size()), const_cast<char**>(args.data()));
   sigset_t signals = stop_signals();
+  sigset_t reload = reload_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  pthread_sigmask(SIG_BLOCK, &reload, nullptr);
   fuse_lowlevel_ops ops = filesystem_operations();
   fuse_session* se = fuse_session_new(&fuse_argv, &ops, sizeof ops, &fs);
   fuse_opt_free_args(&fuse_argv);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "mount_fixture.hpp"
 #include "other_process.hpp"
@@ -329,6 +331,35 @@ TEST(ConfigReload, NewDatastoresAppearWithoutARemount) {
   EXPECT_EQ(daemon.stop(), 0);
 }
 
+TEST(ConfigReload, SigusrOneRereadsAnEditThatStatCannotSee) {
+  // `systemctl reload` sends SIGUSR1 to the monitor. An edit that keeps the inode, the size and
+  // the mtime is invisible to the automatic re-read; the signal re-reads anyway.
+  TempDir dir;
+  make_directories(dir / "a/vm/1/2024-01-01T00:00:00Z");
+  make_directories(dir / "mnt");
+  std::string config = dir / "datastore.cfg";
+  write_file(config, "datastore: alpha\n\tpath " + (dir / "a") + "\n");
+  struct stat before {};
+  ASSERT_EQ(stat(config.c_str(), &before), 0);
+  MountedDaemon daemon(dir / "mnt", {"config=" + config, "lock_root=" + (dir / "locks")},
+                       dir / "daemon.log");
+  ASSERT_TRUE(daemon.mounted()) << daemon.log();
+  EXPECT_EQ(list(dir / "mnt"), (Names{".pbs-lockfs", "alpha"}));
+  int fd = open(config.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(pwrite(fd, "omega", 5, std::strlen("datastore: ")), 5);
+  close(fd);
+  timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(utimensat(AT_FDCWD, config.c_str(), times, 0), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(list(dir / "mnt"), (Names{".pbs-lockfs", "alpha"}));  // not seen without a reload
+  ASSERT_EQ(kill(daemon.monitor_pid(), SIGUSR1), 0);
+  EXPECT_TRUE(eventually([&] { return list(dir / "mnt") == Names{".pbs-lockfs", "omega"}; }));
+  EXPECT_TRUE(std::filesystem::is_directory(dir / "mnt/omega/vm/1"));
+  EXPECT_NE(daemon.log().find("reload: re-reading"), std::string::npos) << daemon.log();
+  EXPECT_EQ(daemon.stop(), 0) << daemon.log();  // the daemon survived the signal
+}
+
 TEST(Lifecycle, AStopRightAfterMountingIsCleanEveryTime) {
   TempDir dir;
   make_directories(dir / "store/vm/1/2024-01-01T00:00:00Z");
@@ -387,7 +418,7 @@ TEST(Lifecycle, UnderSystemdLogLinesCarrySyslogPrioritiesAndNoTimestamps) {
   std::string log = daemon.log();
   EXPECT_EQ(log.rfind("<6>mounted ", 0), 0u) << log;  // info, and nothing before it
   EXPECT_NE(log.find("\n<7>locked store1:vm/1/"), std::string::npos) << log;  // -d: debug
-  EXPECT_NE(log.find("\n<4>refused "), std::string::npos) << log;       // warnings
+  EXPECT_NE(log.find("\n<4>refused "), std::string::npos) << log;             // warnings
 }
 
 TEST(Lifecycle, MountsLikeAnFstabLineThroughMountFuse3) {
