@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include "safe_dir.hpp"
 
 namespace pbs {
@@ -18,17 +20,42 @@ std::string trim_trailing_slashes(std::string dir) {
 Result<LockRoot> LockRoot::open(const std::string& path, const Owner& owner,
                                 std::string old_locking_marker) {
   std::string root = trim_trailing_slashes(path);
-  if (root.empty()) return Error{EINVAL, "empty lock root"};
-  if (mkdir(root.c_str(), 0755) == 0) {
-    if (chown(root.c_str(), owner.uid, owner.gid) != 0 || chmod(root.c_str(), 0755) != 0) {
-      return sys_error("chown", root);
+  if (root.empty() || root.front() != '/') return Error{EINVAL, "lock root must be absolute"};
+  // Like `mkdir -p`, as PBS creates /run/proxmox-backup: existing parents are used as they are
+  // (an admin's /var/run -> /run is fine); what is missing is created 0755 and owned by `owner`.
+  // The lock root itself must be a real directory, never a symlink.
+  UniqueFd dir(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  std::string walked;
+  std::size_t begin = 1;
+  while (begin < root.size()) {
+    std::size_t end = root.find('/', begin);
+    if (end == std::string::npos) end = root.size();
+    std::string name = root.substr(begin, end - begin);
+    walked += "/" + name;
+    begin = end + 1;
+    if (name.empty() || name == ".") continue;
+    bool last = begin >= root.size();
+    if (mkdirat(dir.get(), name.c_str(), 0755) == 0) {
+      if (fchownat(dir.get(), name.c_str(), owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0 ||
+          fchmodat(dir.get(), name.c_str(), 0755, 0) != 0) {
+        return sys_error("chown", walked);
+      }
+      spdlog::info("created {} (0755, uid {} gid {})", walked, owner.uid, owner.gid);
+    } else if (errno != EEXIST) {
+      return sys_error("mkdir", walked);
     }
-  } else if (errno != EEXIST) {
-    return sys_error("mkdir", root);
+    int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (last ? O_NOFOLLOW : 0);
+    int fd = ::openat(dir.get(), name.c_str(), flags);
+    if (fd < 0 && last && errno == ENOTDIR) {
+      struct stat st {};
+      if (fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+        return Error{ELOOP, "lock root " + walked + " is a symlink; refusing to follow it"};
+      }
+    }
+    if (fd < 0) return sys_error(last ? "open lock root" : "open", walked);
+    dir = UniqueFd(fd);
   }
-  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return sys_error("open lock root", root);
-  return LockRoot(root, UniqueFd(fd), owner, std::move(old_locking_marker));
+  return LockRoot(root, std::move(dir), owner, std::move(old_locking_marker));
 }
 
 Result<UniqueFd> LockRoot::open_directory(const LockPath& path, bool create) const {

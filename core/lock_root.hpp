@@ -16,7 +16,8 @@ inline constexpr const char* kDefaultOldLockingMarker = "/run/proxmox-backup/old
 
 class LockRoot {
  public:
-  /// Opens the lock root, creating it (mode 0755, owned by `owner`) if only it is missing.
+  /// Opens the lock root, creating it and missing parents (mode 0755, owned by `owner`) like
+  /// PBS creates /run/proxmox-backup. ELOOP when the lock root itself is a symlink.
   static Result<LockRoot> open(const std::string& path, const Owner& owner,
                                std::string old_locking_marker = kDefaultOldLockingMarker);
 

@@ -61,7 +61,9 @@ int serve(Filesystem& fs, fuse_session* se) {
   fuse_remove_signal_handlers(se);
   spdlog::info("stopped serving {}", fs.options.mountpoint);
   // libfuse reports the signal that ended the loop: a requested stop is a clean exit.
-  return rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? 0 : 1;
+  if (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) return 0;
+  spdlog::error("the FUSE session loop failed ({})", rc);
+  return 1;
 }
 
 }  // namespace

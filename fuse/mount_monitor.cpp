@@ -55,8 +55,14 @@ int monitor_daemon(pid_t daemon, const std::string& mountpoint, const std::strin
       exited = true;
       break;
     }
+    // A signal must not interrupt the statfs: the kernel would send FUSE_INTERRUPT for a
+    // request the daemon may have answered already, which libfuse then keeps (and leaks).
+    // Held back for one round trip, the signal is forwarded right after.
     struct statfs st {};
-    if (statfs(mountpoint.c_str(), &st) == 0 && st.f_type == kFuseSuperMagic) {
+    sigprocmask(SIG_BLOCK, &signals, nullptr);
+    int rc = statfs(mountpoint.c_str(), &st);
+    sigprocmask(SIG_UNBLOCK, &signals, nullptr);
+    if (rc == 0 && st.f_type == kFuseSuperMagic) {
       notify_service_manager("READY=1\nSTATUS=serving " + mountpoint);
       break;
     }

@@ -221,6 +221,36 @@ TEST_F(LockTest, ConversionChangesTheModeOnTheSameFile) {
   EXPECT_TRUE(other_process_can_flock(path_of(req), LOCK_SH));
 }
 
+TEST_F(LockTest, LockRootAndMissingParentsAreCreatedAsBackup0755LikePbsRunDir) {
+  // On a host where PBS has not run yet, /run/proxmox-backup is missing too.
+  std::string run = dir_ / "run";
+  make_directories(run);
+  auto root = LockRoot::open(run + "/proxmox-backup/locks/", backup_);
+  ASSERT_TRUE(root.ok()) << root.error().message;
+  EXPECT_EQ(root->path(), run + "/proxmox-backup/locks");
+  for (const std::string& created : {run + "/proxmox-backup", run + "/proxmox-backup/locks"}) {
+    struct stat st = stat_of(created);
+    EXPECT_TRUE(S_ISDIR(st.st_mode)) << created;
+    EXPECT_EQ(st.st_mode & 07777, 0755u) << created;
+    EXPECT_EQ(st.st_uid, backup_.uid) << created;
+    EXPECT_EQ(st.st_gid, backup_.gid) << created;
+  }
+  EXPECT_EQ(stat_of(run).st_uid, 0u);  // what existed is left as it was
+  auto lock = try_lock(*root, request("vm/100", LockMode::kExclusive));
+  EXPECT_TRUE(lock.ok());
+}
+
+TEST_F(LockTest, ASymlinkAsLockRootIsRefusedAndNothingIsCreatedThroughIt) {
+  std::string elsewhere = dir_ / "elsewhere";
+  make_directories(elsewhere);
+  ASSERT_EQ(symlink(elsewhere.c_str(), (dir_ / "locks-link").c_str()), 0);
+  auto root = LockRoot::open(dir_ / "locks-link", backup_);
+  ASSERT_FALSE(root.ok());
+  EXPECT_EQ(root.error().code, ELOOP);
+  EXPECT_TRUE(std::filesystem::is_empty(elsewhere));
+  EXPECT_FALSE(LockRoot::open("relative/locks", backup_).ok());
+}
+
 TEST_F(LockTest, SymlinkedStoreDirectoryIsRefusedAndNotFollowed) {
   std::string elsewhere = dir_ / "elsewhere";
   make_directories(elsewhere);
