@@ -128,7 +128,12 @@ int main(int argc, char** argv) {
   if (daemon < 0) return fail("fork failed");
   if (daemon > 0) {
     fuse_session_destroy(se);  // closes our copy: only the daemon keeps the connection alive
-    return monitor_daemon(daemon, fs.options.mountpoint, mount_device);
+    MonitorSettings settings{fs.options.mountpoint, mount_device, std::nullopt};
+    if (fs.options.stop_grace) {
+      settings.stop_grace =
+          std::chrono::milliseconds(static_cast<long>(*fs.options.stop_grace * 1000));
+    }
+    return monitor_daemon(daemon, settings);
   }
   int code = serve(fs, se);
   fuse_session_destroy(se);

@@ -11,17 +11,27 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <cerrno>
 
 namespace pbs::fs {
 namespace {
 
-volatile sig_atomic_t g_daemon = 0;
-
 constexpr long kFuseSuperMagic = 0x65735546;
+using Clock = std::chrono::steady_clock;
 
-void forward(int signal) {
-  if (g_daemon > 0) kill(g_daemon, signal);
+// Detaches our mount (device `device`) at `mountpoint` lazily; false when it is not there.
+bool detach(const std::string& mountpoint, const std::string& device) {
+  if (device.empty() || fuse_mount_device(mountpoint) != device) return false;
+  return umount2(mountpoint.c_str(), MNT_DETACH) == 0;
+}
+
+// Waits up to `timeout` for one of `signals`; 0 when none came.
+int wait_for_signal(const sigset_t& signals, std::chrono::milliseconds timeout) {
+  timespec ts{static_cast<time_t>(timeout.count() / 1000),
+              static_cast<long>(timeout.count() % 1000) * 1000000};
+  int signal = sigtimedwait(&signals, nullptr, &ts);
+  return signal > 0 ? signal : 0;
 }
 
 }  // namespace
@@ -34,42 +44,62 @@ std::string fuse_mount_device(const std::string& mountpoint) {
   return device;
 }
 
-int monitor_daemon(pid_t daemon, const std::string& mountpoint, const std::string& mount_device) {
-  g_daemon = daemon;
-  struct sigaction action {};
-  action.sa_handler = forward;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
+int monitor_daemon(pid_t daemon, const MonitorSettings& settings) {
+  // Every signal the monitor acts on stays blocked (main() blocked them before mounting) and is
+  // taken with sigtimedwait: no handlers, and no signal ever interrupts the readiness statfs
+  // (the kernel would send a FUSE_INTERRUPT for a request already answered, which libfuse keeps).
   sigset_t signals;
   sigemptyset(&signals);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
-    sigaction(s, &action, nullptr);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD})
     sigaddset(&signals, s);
-  }
-  sigprocmask(SIG_UNBLOCK, &signals, nullptr);  // blocked by main() since before mounting
-  // Ready once the mount answers (a statfs reaches the daemon), or the daemon is gone.
+  sigprocmask(SIG_BLOCK, &signals, nullptr);
+  const std::string& mountpoint = settings.mountpoint;
+
+  bool ready = false;
+  int stop_requests = 0;
+  std::optional<Clock::time_point> grace_ends;
   int status = 0;
-  bool exited = false;
   for (;;) {
-    if (waitpid(daemon, &status, WNOHANG) == daemon) {
-      exited = true;
-      break;
+    if (waitpid(daemon, &status, WNOHANG) == daemon) break;
+    if (!ready) {
+      struct statfs st {};
+      if (statfs(mountpoint.c_str(), &st) == 0 && st.f_type == kFuseSuperMagic) {
+        notify_service_manager("READY=1\nSTATUS=serving " + mountpoint);
+        ready = true;
+      }
     }
-    // A signal must not interrupt the statfs: the kernel would send FUSE_INTERRUPT for a
-    // request the daemon may have answered already, which libfuse then keeps (and leaks).
-    // Held back for one round trip, the signal is forwarded right after.
-    struct statfs st {};
-    sigprocmask(SIG_BLOCK, &signals, nullptr);
-    int rc = statfs(mountpoint.c_str(), &st);
-    sigprocmask(SIG_UNBLOCK, &signals, nullptr);
-    if (rc == 0 && st.f_type == kFuseSuperMagic) {
-      notify_service_manager("READY=1\nSTATUS=serving " + mountpoint);
-      break;
+    auto wait = ready ? std::chrono::milliseconds(1000) : std::chrono::milliseconds(10);
+    if (grace_ends) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(*grace_ends - Clock::now());
+      if (left.count() <= 0) {
+        spdlog::warn("stop: grace period over; ending the daemon, which releases every lock");
+        kill(daemon, SIGTERM);
+        grace_ends.reset();
+        continue;
+      }
+      wait = std::min(wait, left);
     }
-    usleep(10000);
-  }
-  while (!exited && waitpid(daemon, &status, 0) < 0) {
-    if (errno != EINTR) break;
+    int signal = wait_for_signal(signals, wait);
+    if (signal == SIGUSR1) {
+      kill(daemon, SIGUSR1);  // reload
+    } else if (signal == SIGTERM || signal == SIGINT || signal == SIGHUP) {
+      if (++stop_requests == 1) {
+        // A polite stop: nobody can open anything new, but every open handle (and so every
+        // held lock) stays served; when the last one is closed the kernel ends the connection
+        // and the daemon exits by itself.
+        notify_service_manager("STOPPING=1\nSTATUS=serving open handles until they are closed");
+        bool detached = detach(mountpoint, settings.mount_device);
+        spdlog::info("stop: {} {}; open handles keep their locks until closed ({})", mountpoint,
+                     detached ? "detached" : "was not mounted",
+                     settings.stop_grace
+                         ? fmt::format("at most {} s", settings.stop_grace->count() / 1000.0)
+                         : std::string("signal again to end now"));
+        if (settings.stop_grace) grace_ends = Clock::now() + *settings.stop_grace;
+      } else {
+        spdlog::info("stop: ending the daemon now, which releases every lock");
+        kill(daemon, SIGTERM);
+      }
+    }
   }
   notify_service_manager("STOPPING=1");
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -77,10 +107,7 @@ int monitor_daemon(pid_t daemon, const std::string& mountpoint, const std::strin
     spdlog::error("daemon (pid {}) was killed by signal {}; every lock it held is released", daemon,
                   WTERMSIG(status));
   }
-  bool ours = !mount_device.empty() && fuse_mount_device(mountpoint) == mount_device;
-  if (ours && umount2(mountpoint.c_str(), MNT_DETACH) == 0) {
-    spdlog::info("unmounted {}", mountpoint);
-  }
+  if (detach(mountpoint, settings.mount_device)) spdlog::info("unmounted {}", mountpoint);
   return code;
 }
 

@@ -1,11 +1,15 @@
 // The mount monitor: a small root process that outlives the unprivileged daemon only to unmount.
-// An unprivileged process cannot unmount what root mounted, so the monitor forwards signals to
-// the daemon, waits for it, and then detaches the mount (also after a crash, so that no stale
-// ENOTCONN mount is left behind).
+// An unprivileged process cannot unmount what root mounted, so the monitor takes the signals:
+// a stop (SIGTERM, SIGINT, SIGHUP) detaches the mount lazily and lets the daemon serve the open
+// handles until the last is closed; a second stop or the grace period ends the daemon at once;
+// SIGUSR1 (reload) is passed on. After the daemon ends, also by a crash, it removes the mount,
+// so that no stale ENOTCONN mount is left behind.
 #pragma once
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <optional>
 #include <string>
 
 namespace pbs::fs {
@@ -14,9 +18,14 @@ namespace pbs::fs {
 /// would ask the daemon itself, which may not be serving yet). Empty when there is none.
 std::string fuse_mount_device(const std::string& mountpoint);
 
-/// Runs in the parent after fork(): forwards SIGTERM, SIGINT, SIGHUP and SIGUSR1 to `daemon`,
-/// waits for it, detaches `mountpoint` if our mount (device `mount_device`) is still there, and
-/// returns the daemon's exit code (128 + signal when it was killed).
-int monitor_daemon(pid_t daemon, const std::string& mountpoint, const std::string& mount_device);
+struct MonitorSettings {
+  std::string mountpoint;
+  std::string mount_device;  ///< ours, from fuse_mount_device() right after mounting
+  std::optional<std::chrono::milliseconds> stop_grace;
+};
+
+/// Runs in the parent after fork() until `daemon` ends; returns the daemon's exit code (128 +
+/// signal when it was killed). Tells systemd READY=1 once the mount answers and STOPPING=1.
+int monitor_daemon(pid_t daemon, const MonitorSettings& settings);
 
 }  // namespace pbs::fs

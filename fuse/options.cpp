@@ -68,14 +68,14 @@ Result<void> apply_mount_option(Options& options, std::string_view option) {
   } else if (key == "lock_group" || key == "user") {
     if (auto ok = need_value(); !ok) return ok;
     (key == "user" ? options.user : options.lock_group) = value;
-  } else if (key == "wait_timeout") {
+  } else if (key == "wait_timeout" || key == "stop_grace") {
     double seconds = -1;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
     if (ec != std::errc() || end != value.data() + value.size() || !std::isfinite(seconds) ||
         seconds <= 0 || seconds > 86400 * 365) {
-      return bad("wait_timeout must be a number of seconds greater than 0");
+      return bad(std::string(key) + " must be a number of seconds greater than 0");
     }
-    options.wait_timeout = seconds;
+    (key == "wait_timeout" ? options.wait_timeout : options.stop_grace) = seconds;
   } else if (key == "max_threads") {
     unsigned n = 0;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -176,6 +176,8 @@ const char* usage_text() {
          "/var/log/proxmox-backup/tasks/active)\n"
          "     user=USER           run as USER once mounted (default backup)\n"
          "     wait_timeout=SECS   blocking opens fail with ETIMEDOUT after SECS\n"
+         "     stop_grace=SECS     after SIGTERM, serve open handles at most SECS (default: until\n"
+         "                         the last is closed or a second SIGTERM)\n"
          "     open_locks=no       opening takes no lock; only flock(2) on nodes does\n"
          "     public_listing      anybody may list the tree (locking still needs the rights)\n"
          "     max_threads=N       FUSE worker threads (default 16)\n"

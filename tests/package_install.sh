@@ -25,11 +25,14 @@ is_fuse_mount /run/pbs-locks && fail "/run/pbs-locks is already mounted"
 scratch=$(mktemp -d /tmp/pbs-lockfs-package.XXXXXX)
 chmod 755 "$scratch"
 installed=no
+run_dir_existed=$([[ -e /run/proxmox-backup ]] && echo yes || echo no)
 cleanup() {
   exec 9>&- || true
   for m in "$scratch/mnt" /run/pbs-locks; do is_fuse_mount "$m" && umount --lazy "$m"; done
   [[ $installed == no ]] || dpkg --purge pbs-lockfs >/dev/null 2>&1 || true
   rm -rf "$scratch"
+  # The daemon creates PBS's run directory when PBS has not (yet); leave no trace of ours.
+  [[ $run_dir_existed == yes ]] || rm -rf /run/proxmox-backup
 }
 trap cleanup EXIT
 
@@ -54,11 +57,12 @@ run_unit_lines() {
   local line command
   while read -r line; do
     read -ra command <<<"${line#-}"
-    if [[ $line == -* ]]; then "${command[@]}" || true; else "${command[@]}"; fi
+    if [[ $line == -* ]]; then "${command[@]}" 2>/dev/null || true; else "${command[@]}"; fi
   done < <(sed -n "s/^$1=//p" /lib/systemd/system/pbs-lockfs.service)
 }
 run_unit_lines ExecStartPre
-run_unit_lines ExecStart >"$scratch/unit.log" 2>&1 &
+read -ra exec_start <<<"$(sed -n 's/^ExecStart=//p' /lib/systemd/system/pbs-lockfs.service)"
+"${exec_start[@]}" >"$scratch/unit.log" 2>&1 &
 service=$!
 for _ in $(seq 100); do is_fuse_mount /run/pbs-locks && break; sleep 0.1; done
 is_fuse_mount /run/pbs-locks || { cat "$scratch/unit.log" >&2; fail "ExecStart did not mount"; }
@@ -86,7 +90,7 @@ lockfile=$(pbs-lockctl path --lock-root "$scratch/locks" demo vm/100/2024-01-01T
 exec 9>"$node"
 [[ $(stat -c %U:%G:%a "$lockfile") == backup:backup:660 ]] || fail "lock file $(stat -c %U:%G:%a "$lockfile")"
 flock --nonblock --shared "$lockfile" true && fail "a second process got the lock held through the mount"
-[[ $(stat -c %A "$node") == -rw-rw---- ]] || fail "ls -l does not show the exclusive lock: $(stat -c %A "$node")"
+[[ $(stat -c %A "$node") == --w--w---- ]] || fail "ls -l does not show the exclusive lock: $(stat -c %A "$node")"
 exec 9>&-
 for _ in $(seq 50); do flock --nonblock --exclusive "$lockfile" true && break; sleep 0.1; done
 flock --nonblock --exclusive "$lockfile" true || fail "the lock was not released on close"

@@ -93,18 +93,24 @@ pid_t MountedDaemon::daemon_pid() const {
   return child;
 }
 
-int MountedDaemon::stop() {
-  if (monitor_ <= 0) return -1;
-  kill(monitor_, SIGTERM);
-  int code = -1;
-  bool exited = eventually(
+std::optional<int> MountedDaemon::wait_for_exit(std::chrono::milliseconds timeout) {
+  if (monitor_ <= 0 || exit_code_) return exit_code_;
+  eventually(
       [&] {
         int status;
         if (waitpid(monitor_, &status, WNOHANG) != monitor_) return false;
-        code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         return true;
       },
-      std::chrono::seconds(10));
+      timeout);
+  return exit_code_;
+}
+
+int MountedDaemon::stop() {
+  if (monitor_ <= 0) return -1;
+  if (!exit_code_) kill(monitor_, SIGTERM);
+  int code = wait_for_exit(std::chrono::seconds(10)).value_or(-1);
+  bool exited = exit_code_.has_value();
   if (!exited) {
     abort_connection();
     kill(-monitor_, SIGKILL);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,8 +30,11 @@ class MountedDaemon {
   pid_t monitor_pid() const { return monitor_; }
   /// The unprivileged daemon process that serves the mount.
   pid_t daemon_pid() const;
-  /// Sends SIGTERM and waits for the monitor to exit; returns its exit code.
+  /// Sends SIGTERM and waits for the monitor to exit; returns its exit code. After the monitor
+  /// ended by itself (see wait_for_exit), only returns the code and checks the mount is gone.
   int stop();
+  /// Waits up to `timeout` for the monitor to end by itself; its exit code, or nothing.
+  std::optional<int> wait_for_exit(std::chrono::milliseconds timeout);
   std::string log() const;
   /// Whether the mount was still there after stop() (the monitor should have removed it).
   bool left_mounted() const { return left_mounted_; }
@@ -40,6 +44,7 @@ class MountedDaemon {
   std::string mountpoint_;
   std::string log_path_;
   pid_t monitor_ = -1;
+  std::optional<int> exit_code_;
   bool mounted_ = false;
   bool left_mounted_ = false;
   std::mutex mutex_;

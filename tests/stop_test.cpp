@@ -1,0 +1,88 @@
+// A polite stop (SIGTERM to the monitor, as systemctl stop sends it) keeps every lock: the mount
+// is detached lazily and the daemon serves the open handles, waiting opens included, until the
+// last is closed. A second SIGTERM or stop_grace ends it sooner, releasing everything.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "mount_fixture.hpp"
+#include "other_process.hpp"
+
+namespace pbs::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool lock_free(const std::string& file) {
+  return other_process_can_flock(file, LOCK_EX);
+}
+
+class PoliteStop : public MountTest {};
+
+TEST_F(PoliteStop, ServesHeldAndWaitingOpensUntilTheLastIsClosed) {
+  NodeHolder holder(node(kSnap1), O_RDWR);
+  ASSERT_EQ(holder.error(), 0);
+  std::string granted = dir_ / "granted";
+  pid_t waiter = spawn_command(
+      {"sh", "-c", "exec 9<'" + node(kSnap1) + "' && touch '" + granted + "' && sleep 0.3"});
+  std::this_thread::sleep_for(200ms);  // the waiter is queued behind the holder
+  ASSERT_EQ(kill(daemon_->monitor_pid(), SIGTERM), 0);
+
+  EXPECT_TRUE(eventually([&] { return !is_fuse_mount(mnt_); }));  // detached: nothing new opens
+  EXPECT_FALSE(std::filesystem::exists(node(kSnap2)));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(lock_free(lock_file(kSnap1)));  // still held
+  EXPECT_FALSE(daemon_->wait_for_exit(0ms).has_value());
+  EXPECT_FALSE(std::filesystem::exists(granted));
+
+  holder.release();  // the waiter gets the lock, through the detached mount
+  EXPECT_EQ(wait_exit_code(waiter), 0);
+  EXPECT_TRUE(std::filesystem::exists(granted));
+  // The waiter's close was the last: the daemon ends by itself, cleanly, and nothing is held.
+  EXPECT_EQ(daemon_->wait_for_exit(10s), 0) << daemon_->log();
+  EXPECT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+  EXPECT_NE(daemon_->log().find("stop: " + mnt_ + " detached"), std::string::npos)
+      << daemon_->log();
+}
+
+TEST_F(PoliteStop, WithNothingOpenItEndsAtOnce) {
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(daemon_->monitor_pid(), SIGTERM), 0);
+  EXPECT_EQ(daemon_->wait_for_exit(5s), 0) << daemon_->log();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_FALSE(is_fuse_mount(mnt_));
+}
+
+TEST_F(PoliteStop, ASecondSignalEndsItNowAndReleasesEveryLock) {
+  NodeHolder holder(node(kSnap1), O_RDWR);
+  ASSERT_EQ(holder.error(), 0);
+  ASSERT_EQ(kill(daemon_->monitor_pid(), SIGTERM), 0);
+  EXPECT_TRUE(eventually([&] { return !is_fuse_mount(mnt_); }));
+  EXPECT_FALSE(daemon_->wait_for_exit(300ms).has_value());
+  ASSERT_EQ(kill(daemon_->monitor_pid(), SIGINT), 0);
+  EXPECT_EQ(daemon_->wait_for_exit(5s), 0) << daemon_->log();
+  EXPECT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+}
+
+class PoliteStopWithGrace : public MountTest {
+  std::vector<std::string> extra_options() const override { return {"stop_grace=0.5"}; }
+};
+
+TEST_F(PoliteStopWithGrace, TheGracePeriodEndsItAndReleasesEveryLock) {
+  NodeHolder holder(node(kSnap1), O_RDWR);
+  ASSERT_EQ(holder.error(), 0);
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(daemon_->monitor_pid(), SIGTERM), 0);
+  EXPECT_EQ(daemon_->wait_for_exit(5s), 0) << daemon_->log();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 450ms);
+  EXPECT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+  EXPECT_NE(daemon_->log().find("grace period over"), std::string::npos) << daemon_->log();
+}
+
+}  // namespace
+}  // namespace pbs::test
