@@ -6,6 +6,11 @@
 
 namespace pbs::fs {
 
+double attribute_timeout(const Filesystem& fs, const Node& node) {
+  if (node.is_lock()) return fs.options.attr_timeout;
+  return node.kind == NodeKind::kStatusFile ? 0 : 60;
+}
+
 struct stat node_attributes(Filesystem& fs, const Node& node, std::uint64_t ino) {
   struct stat st {};
   st.st_ino = ino;

@@ -30,6 +30,7 @@ struct Filesystem {
   std::unique_ptr<LockManager> locks;
   std::unique_ptr<MountTree> tree;
   ProcLocksSnapshot proc_locks;
+  fuse_session* session = nullptr;
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
 
   static Filesystem& of(fuse_req_t req) {
@@ -39,6 +40,10 @@ struct Filesystem {
 
 /// The FUSE low-level operations of pbs-lockfs.
 fuse_lowlevel_ops filesystem_operations();
+
+/// How long the kernel may keep a node's attributes: lock nodes show live state, so theirs are
+/// kept `attr_timeout` (our own lock changes invalidate them at once); the rest never change.
+double attribute_timeout(const Filesystem& fs, const Node& node);
 
 /// The attributes the kernel sees for `node` (inode number `ino`).
 struct stat node_attributes(Filesystem& fs, const Node& node, std::uint64_t ino);

@@ -31,6 +31,13 @@ std::optional<Node> InodeTable::find(std::uint64_t ino) const {
   return found->second.node;
 }
 
+std::optional<std::uint64_t> InodeTable::inode_of(const std::string& key) const {
+  std::lock_guard lock(mutex_);
+  auto found = by_key_.find(key);
+  if (found == by_key_.end()) return std::nullopt;
+  return found->second;
+}
+
 void InodeTable::forget(std::uint64_t ino, std::uint64_t count) {
   if (ino == kRootInode) return;
   std::lock_guard lock(mutex_);

@@ -20,6 +20,8 @@ class InodeTable {
   /// Counts one more kernel reference to `node` and returns its inode number.
   std::uint64_t remember(const Node& node);
   std::optional<Node> find(std::uint64_t ino) const;
+  /// The inode number of the node with `key`, if the kernel knows it.
+  std::optional<std::uint64_t> inode_of(const std::string& key) const;
   /// Drops `count` kernel references; the entry goes with the last.
   void forget(std::uint64_t ino, std::uint64_t count);
   std::size_t size() const;

@@ -246,13 +246,14 @@ void LockManager::release(OpenHandle* handle) {
     spdlog::error("release of unknown handle for {}", key);
     return;
   }
+  bool held = false;
   {
     std::lock_guard hold(keep->mutex);
-    if (keep->holds()) {
-      spdlog::debug("released {} (pid {})", keep->request.object.describe(), keep->pid);
-    }
+    held = keep->holds();
+    if (held) spdlog::debug("released {} (pid {})", keep->request.object.describe(), keep->pid);
     keep->drop();
   }
+  if (held) changed(*keep);
   send(replies);
   poke(key);
   std::lock_guard lock(mutex_);
@@ -267,6 +268,7 @@ void LockManager::flock(fuse_req_t req, OpenHandle* handle, int operation) {
       std::lock_guard hold(handle->mutex);
       handle->drop();
     }
+    changed(*handle);
     poke(handle->key);
     fuse_reply_err(req, 0);
     return;
@@ -292,6 +294,7 @@ void LockManager::flock(fuse_req_t req, OpenHandle* handle, int operation) {
         handle->drop();  // like flock(2): a failed conversion has let go
         released = true;
         if (converted.error().code != EWOULDBLOCK) {
+          changed(*handle);
           fuse_reply_err(req, converted.error().code);
           poke(handle->key);
           return;
@@ -300,6 +303,7 @@ void LockManager::flock(fuse_req_t req, OpenHandle* handle, int operation) {
     }
   }
   if (released) poke(handle->key);
+  changed(*handle);  // converted, or let go by a failed conversion
   if (handle->holds()) {
     fuse_reply_err(req, 0);
     return;
@@ -324,8 +328,11 @@ void LockManager::flock(fuse_req_t req, OpenHandle* handle, int operation) {
     request.mode = mode;
     auto taken = try_lock(root_, request);
     if (taken) {
-      std::lock_guard hold(handle->mutex);
-      handle->take(std::move(taken.value()));
+      {
+        std::lock_guard hold(handle->mutex);
+        handle->take(std::move(taken.value()));
+      }
+      changed(*handle);
       fuse_reply_err(req, 0);
       return;
     }
@@ -356,6 +363,7 @@ void LockManager::send(std::vector<Reply>& replies) {
     if (w.handle->holds()) {
       spdlog::debug("locked {} {} for pid {} ({})", w.handle->request.object.describe(),
                     to_string(w.handle->held_mode()), w.handle->pid, w.handle->command);
+      changed(*w.handle);
     }
     if (!w.is_open) {
       fuse_reply_err(w.req, 0);

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -54,6 +55,11 @@ class LockManager {
   /// flock(2) on an open handle: LOCK_SH / LOCK_EX (convert or take), LOCK_UN, with LOCK_NB.
   void flock(fuse_req_t req, OpenHandle* handle, int operation);
 
+  /// Calls `changed` (on the thread that made the change, before the request is answered) each
+  /// time a handle's lock is taken, converted or let go: the daemon invalidates the kernel's
+  /// cached attributes of the node so that `ls -l` shows it at once. Set before start().
+  void on_change(std::function<void(const LockObject&)> changed) { changed_ = std::move(changed); }
+
   /// Every open handle of the lock `key`.
   std::vector<std::shared_ptr<OpenHandle>> handles(const std::string& key) const;
   /// The objects held through the mount in one namespace of a store.
@@ -76,6 +82,9 @@ class LockManager {
   void enqueue(std::unique_ptr<Waiter> waiter);
   void cancel(Waiter* waiter);
   void poke(const std::string& key);
+  void changed(const OpenHandle& handle) const {
+    if (changed_) changed_(handle.request.object);
+  }
   void run();
   void process(const std::string& key, std::vector<Reply>& replies);
   void schedule(const std::string& key, Clock::time_point when);
@@ -83,6 +92,7 @@ class LockManager {
   void wake();
   void forget_if_idle(const std::string& key);
 
+  std::function<void(const LockObject&)> changed_;
   const LockRoot& root_;
   std::optional<std::chrono::milliseconds> wait_timeout_;
 

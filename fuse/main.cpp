@@ -116,6 +116,13 @@ int main(int argc, char** argv) {
   fuse_session* se = fuse_session_new(&fuse_argv, &ops, sizeof ops, &fs);
   fuse_opt_free_args(&fuse_argv);
   if (se == nullptr) return fail("cannot create the FUSE session");
+  fs.session = se;
+  // The kernel caches lock nodes' attributes: every change of ours invalidates them at once.
+  fs.locks->on_change([&fs](const LockObject& object) {
+    if (auto ino = fs.inodes.inode_of(object.mount_path())) {
+      fuse_lowlevel_notify_inval_inode(fs.session, *ino, -1, 0);
+    }
+  });
   if (fuse_session_mount(se, fs.options.mountpoint.c_str()) != 0) {
     fuse_session_destroy(se);
     return fail("cannot mount " + fs.options.mountpoint);

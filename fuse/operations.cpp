@@ -15,7 +15,9 @@ void op_init(void*, fuse_conn_info* conn) {
   }
   // O_TRUNC arrives with the open instead of as a separate truncate.
   if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-  conn->want &= ~FUSE_CAP_READDIRPLUS;
+  // Listings come with attributes (ls -l in one pass), always, not by the kernel's guess.
+  if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
+  conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 }
 
 fuse_lowlevel_ops filesystem_operations() {
@@ -28,6 +30,7 @@ fuse_lowlevel_ops filesystem_operations() {
   ops.setattr = op_setattr;
   ops.opendir = op_opendir;
   ops.readdir = op_readdir;
+  ops.readdirplus = op_readdirplus;
   ops.releasedir = op_releasedir;
   ops.statfs = op_statfs;
   ops.open = op_open;

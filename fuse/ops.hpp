@@ -26,6 +26,7 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi);
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi);
+void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi);
 void op_releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 void op_statfs(fuse_req_t req, fuse_ino_t ino);
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);

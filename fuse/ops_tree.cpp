@@ -10,8 +10,8 @@
 namespace pbs::fs {
 namespace {
 
-// Directory entries are stable for a few seconds (PBS adds snapshots rarely); lock state in the
-// attributes is never cached.
+// Directory entries are stable for a few seconds (PBS adds snapshots rarely). Lock nodes'
+// attributes are kept for attr_timeout; see attribute_timeout().
 constexpr double kEntryTimeout = 1.0;
 
 struct DirHandle {
@@ -48,7 +48,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   entry.ino = fs.inodes.remember(*child);
   entry.attr = node_attributes(fs, *child, entry.ino);
   entry.entry_timeout = kEntryTimeout;
-  entry.attr_timeout = 0;
+  entry.attr_timeout = attribute_timeout(fs, *child);
   if (fuse_reply_entry(req, &entry) != 0) fs.inodes.forget(entry.ino, 1);
 }
 
@@ -67,8 +67,9 @@ void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   auto node = node_of(req, ino);
   if (!node) return;
-  struct stat st = node_attributes(Filesystem::of(req), *node, ino);
-  fuse_reply_attr(req, &st, 0);
+  auto& fs = Filesystem::of(req);
+  struct stat st = node_attributes(fs, *node, ino);
+  fuse_reply_attr(req, &st, attribute_timeout(fs, *node));
 }
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -110,6 +111,39 @@ void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_
     used += need;
   }
   fuse_reply_buf(req, buffer.data(), used);
+}
+
+// `ls -l` in one pass: every entry comes with its attributes (and live lock state, from one
+// read of /proc/locks), so the kernel needs no lookup or getattr per entry.
+void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
+  auto& fs = Filesystem::of(req);
+  auto* handle = reinterpret_cast<DirHandle*>(fi->fh);
+  std::string buffer(size, '\0');
+  size_t used = 0;
+  std::vector<std::uint64_t> remembered;  // each entry but . and .. counts as a lookup
+  for (off_t i = offset; i < static_cast<off_t>(handle->entries.size()) + 2; ++i) {
+    std::string name = i == 0 ? "." : i == 1 ? ".." : handle->entries[i - 2].first;
+    size_t need = fuse_add_direntry_plus(req, nullptr, 0, name.c_str(), nullptr, 0);
+    if (used + need > size) break;
+    fuse_entry_param entry{};
+    if (i < 2) {
+      entry.attr.st_ino = ino;
+      entry.attr.st_mode = S_IFDIR;
+    } else {
+      const Node& node = handle->entries[i - 2].second;
+      entry.ino = fs.inodes.remember(node);
+      remembered.push_back(entry.ino);
+      entry.attr = node_attributes(fs, node, entry.ino);
+      entry.entry_timeout = kEntryTimeout;
+      entry.attr_timeout = attribute_timeout(fs, node);
+    }
+    fuse_add_direntry_plus(req, buffer.data() + used, size - used, name.c_str(), &entry, i + 1);
+    used += need;
+  }
+  if (fuse_reply_buf(req, buffer.data(), used) != 0) {
+    for (auto remembered_ino : remembered)  // the kernel never saw them
+      fs.inodes.forget(remembered_ino, 1);
+  }
 }
 
 void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {

@@ -76,6 +76,14 @@ Result<void> apply_mount_option(Options& options, std::string_view option) {
       return bad(std::string(key) + " must be a number of seconds greater than 0");
     }
     (key == "wait_timeout" ? options.wait_timeout : options.stop_grace) = seconds;
+  } else if (key == "attr_timeout") {
+    double seconds = -1;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (ec != std::errc() || end != value.data() + value.size() || !std::isfinite(seconds) ||
+        seconds < 0 || seconds > 60) {
+      return bad("attr_timeout must be a number of seconds from 0 to 60");
+    }
+    options.attr_timeout = seconds;
   } else if (key == "max_threads") {
     unsigned n = 0;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -176,6 +184,8 @@ const char* usage_text() {
          "/var/log/proxmox-backup/tasks/active)\n"
          "     user=USER           run as USER once mounted (default backup)\n"
          "     wait_timeout=SECS   blocking opens fail with ETIMEDOUT after SECS\n"
+         "     attr_timeout=SECS   how long stat may show a lock taken outside the mount late\n"
+         "                         (default 1; 0: never cached; ls -l is always fresh)\n"
          "     stop_grace=SECS     after SIGTERM, serve open handles at most SECS (default: until\n"
          "                         the last is closed or a second SIGTERM)\n"
          "     open_locks=no       opening takes no lock; only flock(2) on nodes does\n"

@@ -24,6 +24,7 @@ struct Options {
   std::string tasks_file = "/var/log/proxmox-backup/tasks/active";  ///< PBS's running tasks
   std::string user = "backup";
   std::optional<double> wait_timeout;  ///< seconds
+  double attr_timeout = 1.0;           ///< seconds the kernel keeps a lock node's attributes
   std::optional<double> stop_grace;    ///< seconds a polite stop serves open handles at most
   bool open_locks = true;              ///< open=lock; off: only flock(2) on nodes locks
   bool public_listing = false;         ///< anybody may list (locking still needs the rights)

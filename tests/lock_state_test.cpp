@@ -1,5 +1,6 @@
 // What `ls -l` (stat) and the extended attributes of a node show: live lock state from mount
 // holders and from direct holders found in /proc/locks.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include "mount_fixture.hpp"
 #include "other_process.hpp"
@@ -28,7 +30,25 @@ class LockStateTest : public MountTest {
     EXPECT_EQ(stat(node(object).c_str(), &st), 0);
     return st;
   }
+  // What `ls -l` of the node's directory shows for it: readdir (READDIRPLUS, which brings fresh
+  // attributes), then stat of the entry, as ls does.
+  struct stat listed(const std::string& object) {
+    std::filesystem::path path = node(object);
+    struct stat st {};
+    DIR* dir = opendir(path.parent_path().c_str());
+    EXPECT_NE(dir, nullptr);
+    if (dir == nullptr) return st;
+    while (readdir(dir) != nullptr) {
+    }
+    EXPECT_EQ(fstatat(dirfd(dir), path.filename().c_str(), &st, AT_SYMLINK_NOFOLLOW), 0);
+    closedir(dir);
+    return st;
+  }
   bool shows(const std::string& object, mode_t mode, off_t holders) {
+    struct stat st = listed(object);
+    return (st.st_mode & 07777) == mode && st.st_size == holders;
+  }
+  bool stat_shows(const std::string& object, mode_t mode, off_t holders) {
     struct stat st = attributes(object);
     return (st.st_mode & 07777) == mode && st.st_size == holders;
   }
@@ -47,7 +67,7 @@ TEST_F(LockStateTest, ModeSizeAndOwnerFollowMountHolders) {
   EXPECT_TRUE(shows(kSnap1, 0660, 0));
   int reader = open(node(kSnap1).c_str(), O_RDONLY);
   ASSERT_GE(reader, 0);
-  EXPECT_TRUE(shows(kSnap1, 0440, 1));  // at once: no attribute caching
+  EXPECT_TRUE(stat_shows(kSnap1, 0440, 1));  // at once: our own changes invalidate the cache
   int second = open(node(kSnap1).c_str(), O_RDONLY);
   EXPECT_TRUE(shows(kSnap1, 0440, 2));
   close(reader);
@@ -67,6 +87,14 @@ TEST_F(LockStateTest, ModeSizeAndOwnerFollowMountHolders) {
       << "the real requester, not the daemon";
   kill(pid, SIGKILL);
   wait_exit_code(pid);
+}
+
+TEST_F(LockStateTest, APlainStatCatchesUpWithADirectHolderWithinTheAttributeTimeout) {
+  create_lock_file(kSnap1);
+  EXPECT_TRUE(stat_shows(kSnap1, 0660, 0));  // now cached by the kernel for up to 1 s
+  FlockHolder pbs(lock_file(kSnap1), LOCK_EX);
+  EXPECT_TRUE(shows(kSnap1, 0220, 1));  // a listing is always fresh
+  EXPECT_TRUE(eventually([&] { return stat_shows(kSnap1, 0220, 1); }, 1500ms));
 }
 
 TEST_F(LockStateTest, DirectHoldersFromProcLocksShowToo) {
