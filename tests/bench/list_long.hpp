@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace pbs::bench {
 
@@ -15,14 +16,15 @@ inline double list_long(const std::string& dir, int* entries = nullptr) {
   auto start = std::chrono::steady_clock::now();
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return -1;
-  int count = 0;
-  while (dirent* e = readdir(d)) {
+  std::vector<std::string> names;  // like ls: read the whole directory, then stat each entry
+  while (dirent* e = readdir(d))
+    names.emplace_back(e->d_name);
+  for (const auto& name : names) {
     struct stat st {};
-    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW);
-    ++count;
+    fstatat(dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW);
   }
   closedir(d);
-  if (entries != nullptr) *entries = count;
+  if (entries != nullptr) *entries = static_cast<int>(names.size());
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
       .count();
 }

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "bench_setup.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -70,5 +72,12 @@ int main(int argc, char** argv) {
   std::printf("%-30s %12.1f %12.1f\n", "difference",
               percentile(mount, 0.5) - percentile(direct, 0.5),
               percentile(mount, 0.99) - percentile(direct, 0.99));
+  char measured[64], baseline[64];
+  std::snprintf(measured, sizeof measured, "%.1f us (p99 %.1f)", percentile(mount, 0.5),
+                percentile(mount, 0.99));
+  std::snprintf(baseline, sizeof baseline, "%.1f us (p99 %.1f)", percentile(direct, 0.5),
+                percentile(direct, 0.99));
+  pbs::bench::result_line("release latency close -> lockable, median", measured, baseline,
+                          percentile(mount, 0.5) / percentile(direct, 0.5), "-");
   return 0;
 }

@@ -1,9 +1,11 @@
-// Many waiting opens: N threads open one node (shared, blocking) while the benchmark holds it
-// exclusively. Reports the daemon's threads and RSS while they wait, `ls -l` of the group while
-// they wait against the same listing idle (the baseline, same run), and how long it takes to
-// serve them all once the holder lets go.
+// Many waiting opens: N threads open nodes (shared, blocking) while the benchmark holds them
+// exclusively: all on one lock, or spread over many. Reports the daemon's threads and RSS while
+// they wait, `ls -l` of a group while they wait against the same listing idle (the baseline,
+// same run), and how long it takes to serve them all once the holder lets go.
 //
-//   waiters NODE GROUP_DIR STATUS_FILE DAEMON_PID [N]
+//   waiters MOUNT DAEMON_PID N LOCKS
+// LOCKS 1: store1/vm/100/2024-01-01T00:00:00Z; more: the first LOCKS snapshots of store1/vm/900
+// (tools/bench generates them one minute apart from 2020-01-01T00:00:00Z).
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -14,11 +16,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench_setup.hpp"
 #include "list_long.hpp"
 
 namespace {
@@ -44,21 +48,37 @@ double median_listing(const std::string& dir) {
   return runs[runs.size() / 2];
 }
 
+std::string snapshot_node(const std::string& mount, int locks, int index) {
+  if (locks == 1) return mount + "/store1/vm/100/2024-01-01T00:00:00Z";
+  std::time_t t = 1577836800 + 60L * index;  // 2020-01-01T00:00:00Z
+  char time[32];
+  std::strftime(time, sizeof time, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return mount + "/store1/vm/900/" + time;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr, "usage: waiters NODE GROUP_DIR STATUS_FILE DAEMON_PID [N]\n");
+    std::fprintf(stderr, "usage: waiters MOUNT DAEMON_PID N LOCKS\n");
     return 2;
   }
-  const std::string node = argv[1], group = argv[2], status = argv[3];
-  const std::string proc = std::string("/proc/") + argv[4] + "/status";
-  const int n = argc > 5 ? std::atoi(argv[5]) : 10000;
+  const std::string mount = argv[1];
+  const std::string group = mount + "/store1/vm/100", status = mount + "/.pbs-lockfs";
+  const std::string proc = std::string("/proc/") + argv[2] + "/status";
+  const int n = std::atoi(argv[3]), locks = std::atoi(argv[4]);
+  std::vector<std::string> nodes;
+  for (int i = 0; i < locks; ++i)
+    nodes.push_back(snapshot_node(mount, locks, i));
 
   long idle_threads = status_line(proc, "Threads:"), idle_rss = status_line(proc, "VmRSS:");
   double idle_listing = median_listing(group);
-  int holder = open(node.c_str(), O_RDWR | O_CLOEXEC);
-  if (holder < 0) return std::perror(node.c_str()), 1;
+  std::vector<int> holders;
+  for (const auto& node : nodes) {
+    int holder = open(node.c_str(), O_RDWR | O_CLOEXEC);
+    if (holder < 0) return std::perror(node.c_str()), 1;
+    holders.push_back(holder);
+  }
 
   std::vector<pthread_t> threads(n);
   pthread_attr_t attr;
@@ -69,8 +89,9 @@ int main(int argc, char** argv) {
     if (fd >= 0) close(fd);
     return reinterpret_cast<void*>(static_cast<intptr_t>(fd >= 0));
   };
-  for (auto& t : threads) {
-    if (pthread_create(&t, &attr, body, const_cast<char*>(node.c_str())) != 0) {
+  for (int i = 0; i < n; ++i) {
+    auto* node = const_cast<char*>(nodes[i % locks].c_str());
+    if (pthread_create(&threads[i], &attr, body, node) != 0) {
       std::fprintf(stderr, "cannot start %d threads\n", n);
       return 1;
     }
@@ -84,7 +105,8 @@ int main(int argc, char** argv) {
   double busy_listing = median_listing(group);
 
   auto released = Clock::now();
-  close(holder);
+  for (int holder : holders)
+    close(holder);
   int served = 0;
   for (auto& t : threads) {
     void* ok;
@@ -93,14 +115,28 @@ int main(int argc, char** argv) {
   }
   double serve_ms = std::chrono::duration<double, std::milli>(Clock::now() - released).count();
 
-  std::printf("%-36s %12s %12s %8s\n", std::to_string(n).append(" waiters on one lock").c_str(),
-              "idle", "waiting", "ratio");
+  std::string title = std::to_string(n) + " waiters on " + std::to_string(locks) +
+                      (locks == 1 ? " lock" : " locks");
+  std::printf("%-36s %12s %12s %8s\n", title.c_str(), "idle", "waiting", "ratio");
   std::printf("%-36s %12ld %12ld\n", "daemon threads", idle_threads, busy_threads);
   std::printf("%-36s %12ld %12ld\n", "daemon RSS (KiB)", idle_rss, busy_rss);
-  std::printf("%-36s %12.3f %12.3f %8.2f\n", "ls -l of the group (ms, median)", idle_listing,
+  std::printf("%-36s %12.3f %12.3f %8.2f\n", "ls -l of a group (ms, median)", idle_listing,
               busy_listing, busy_listing / idle_listing);
   std::printf("%-36s %12s %12ld\n", "waiting seen by the daemon", "", waiting);
   std::printf("%-36s %12s %12.1f\n", "all served after release (ms)", "", serve_ms);
   std::printf("%-36s %12s %12d\n", "opens that succeeded", "", served);
+  using pbs::bench::result_line;
+  auto fmt = [](const char* f, double v) {
+    char b[64];
+    std::snprintf(b, sizeof b, f, v);
+    return std::string(b);
+  };
+  result_line(title + ": daemon threads", fmt("%.0f", busy_threads), fmt("%.0f idle", idle_threads),
+              double(busy_threads) / idle_threads, "bounded");
+  result_line(title + ": daemon RSS", fmt("%.1f MiB", busy_rss / 1024.0),
+              fmt("%.1f MiB idle", idle_rss / 1024.0), double(busy_rss) / idle_rss, "< 64 MiB");
+  result_line(title + ": ls -l of a group", fmt("%.3f ms", busy_listing),
+              fmt("%.3f ms idle", idle_listing), busy_listing / idle_listing, "<= 2");
+  result_line(title + ": all served after release", fmt("%.0f ms", serve_ms), "-", 0, "-");
   return served == n ? 0 : 1;
 }
