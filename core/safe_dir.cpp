@@ -25,6 +25,21 @@ Result<UniqueFd> open_beneath(int dirfd, std::string_view relative, int flags) {
 
 Result<UniqueFd> open_or_create_directories(int dirfd, const std::vector<std::string>& dirs,
                                             const Owner& owner) {
+  // Nearly always every directory exists already: one openat2 of the whole path.
+  std::string whole;
+  for (const auto& name : dirs) {
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+      return Error{EINVAL, "invalid directory name '" + name + "'"};
+    }
+    whole += (whole.empty() ? "" : "/") + name;
+  }
+  auto existing = open_beneath(dirfd, whole, O_RDONLY | O_DIRECTORY);
+  if (existing || existing.error().code != ENOENT) {
+    if (!existing && existing.error().code == ELOOP) {
+      return Error{ELOOP, "refusing symlink in lock tree: " + whole};
+    }
+    return existing;
+  }
   auto current = open_beneath(dirfd, "", O_RDONLY | O_DIRECTORY);
   if (!current) return current.error();
   UniqueFd fd = std::move(current.value());

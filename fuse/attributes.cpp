@@ -12,6 +12,9 @@ double attribute_timeout(const Filesystem& fs, const Node& node) {
 }
 
 struct stat node_attributes(Filesystem& fs, const Node& node, std::uint64_t ino) {
+  // Before the state is read: a lock change from now on invalidates what we hand out (the
+  // kernel ignores a reply older than the invalidation).
+  if (node.is_lock()) fs.inodes.attributes_given(ino);
   struct stat st {};
   st.st_ino = ino;
   st.st_uid = fs.owner.uid;

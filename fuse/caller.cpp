@@ -1,6 +1,9 @@
 // Caller identity and the access policy; see caller.hpp.
 #include "caller.hpp"
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -13,10 +16,18 @@ Caller Caller::of(fuse_req_t req) {
   caller.pid = ctx->pid;
   caller.uid = ctx->uid;
   caller.gid = ctx->gid;
-  gid_t groups[256];
-  int n = fuse_req_getgroups(req, 256, groups);
-  if (n > 0) caller.groups.assign(groups, groups + std::min(n, 256));
+  caller.req_ = req;
   return caller;
+}
+
+const std::vector<gid_t>& Caller::groups() const {
+  if (!groups_) {
+    gid_t groups[256];
+    int n = req_ != nullptr ? fuse_req_getgroups(req_, 256, groups) : 0;
+    groups_.emplace();
+    if (n > 0) groups_->assign(groups, groups + std::min(n, 256));
+  }
+  return *groups_;
 }
 
 std::string Caller::command() const {
@@ -33,7 +44,8 @@ std::string Caller::describe() const {
 
 bool AccessPolicy::may_lock(const Caller& caller) const {
   if (caller.uid == 0 || caller.uid == backup_uid || caller.gid == lock_gid) return true;
-  return std::find(caller.groups.begin(), caller.groups.end(), lock_gid) != caller.groups.end();
+  const auto& groups = caller.groups();
+  return std::find(groups.begin(), groups.end(), lock_gid) != groups.end();
 }
 
 namespace {
@@ -52,6 +64,13 @@ pid_t status_field(pid_t pid, const std::string& field) {
 
 pid_t process_of(pid_t tid) {
   if (tid <= 0) return tid;
+  // Most callers are single-threaded or call from their main thread: pidfd_open() accepts only
+  // a thread-group leader, one cheap syscall instead of rendering /proc/<tid>/status.
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, tid, 0));
+  if (pidfd >= 0) {
+    close(pidfd);
+    return tid;
+  }
   pid_t tgid = status_field(tid, "Tgid:");
   return tgid > 0 ? tgid : tid;
 }

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,13 +16,19 @@ struct Caller {
   pid_t pid = 0;  ///< the caller's thread id as FUSE reports it (0: another pid namespace)
   uid_t uid = 0;
   gid_t gid = 0;
-  std::vector<gid_t> groups;
 
   static Caller of(fuse_req_t req);
+  /// Supplementary groups, read from /proc only when asked (an expensive read; root, backup
+  /// and members by primary group never need it). Only while the request is being handled.
+  const std::vector<gid_t>& groups() const;
   /// `/proc/<pid>/comm`, or "?" when unknown.
   std::string command() const;
   /// "pid 1234 (flock) uid 1000", for log lines.
   std::string describe() const;
+
+ private:
+  fuse_req_t req_ = nullptr;
+  mutable std::optional<std::vector<gid_t>> groups_;
 };
 
 /// Who may take, convert and remove locks: root, the backup user, members of the lock group.

@@ -31,10 +31,19 @@ std::optional<Node> InodeTable::find(std::uint64_t ino) const {
   return found->second.node;
 }
 
-std::optional<std::uint64_t> InodeTable::inode_of(const std::string& key) const {
+void InodeTable::attributes_given(std::uint64_t ino) {
+  std::lock_guard lock(mutex_);
+  auto found = by_inode_.find(ino);
+  if (found != by_inode_.end()) found->second.attributes_cached = true;
+}
+
+std::optional<std::uint64_t> InodeTable::take_cached_attributes(const std::string& key) {
   std::lock_guard lock(mutex_);
   auto found = by_key_.find(key);
   if (found == by_key_.end()) return std::nullopt;
+  auto& entry = by_inode_[found->second];
+  if (!entry.attributes_cached) return std::nullopt;
+  entry.attributes_cached = false;
   return found->second;
 }
 

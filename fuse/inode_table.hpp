@@ -20,8 +20,12 @@ class InodeTable {
   /// Counts one more kernel reference to `node` and returns its inode number.
   std::uint64_t remember(const Node& node);
   std::optional<Node> find(std::uint64_t ino) const;
-  /// The inode number of the node with `key`, if the kernel knows it.
-  std::optional<std::uint64_t> inode_of(const std::string& key) const;
+  /// Notes that the kernel is being given `ino`'s attributes (call before computing them).
+  void attributes_given(std::uint64_t ino);
+  /// The inode number of the node with `key` if the kernel may have cached its attributes since
+  /// the last call; then they count as invalidated. Skips the notification for nodes nobody
+  /// looked at (a lock cycle through the mount needs none).
+  std::optional<std::uint64_t> take_cached_attributes(const std::string& key);
   /// Drops `count` kernel references; the entry goes with the last.
   void forget(std::uint64_t ino, std::uint64_t count);
   std::size_t size() const;
@@ -32,6 +36,7 @@ class InodeTable {
   struct Entry {
     Node node;
     std::uint64_t lookups = 0;
+    bool attributes_cached = false;
   };
   mutable std::mutex mutex_;
   std::unordered_map<std::uint64_t, Entry> by_inode_;

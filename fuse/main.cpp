@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
   fs.session = se;
   // The kernel caches lock nodes' attributes: every change of ours invalidates them at once.
   fs.locks->on_change([&fs](const LockObject& object) {
-    if (auto ino = fs.inodes.inode_of(object.mount_path())) {
+    if (auto ino = fs.inodes.take_cached_attributes(object.mount_path())) {
       fuse_lowlevel_notify_inval_inode(fs.session, *ino, -1, 0);
     }
   });
