@@ -448,7 +448,8 @@ TEST(Lifecycle, MountsLikeAnFstabLineThroughMountFuse3) {
 TEST(CommandLine, BadOptionsExitWithCode2BeforeMounting) {
   for (std::string options :
        {"bogus=1", "wait_timeout=-1", "wait_timeout=abc", "store=x:/a", "store=store1:relative",
-        "lock_root=relative", "default_permissions", "max_threads=1"}) {
+        "lock_root=relative", "default_permissions", "max_threads=1", "attr_timeout=-1",
+        "attr_timeout=61", "stop_grace=0", "stop_grace=x"}) {
     pid_t pid = spawn_command({PBS_LOCKFS_DAEMON, "-f", "-o", options, "/tmp"});
     EXPECT_EQ(wait_exit_code(pid), 2) << options;
   }
