@@ -160,6 +160,10 @@ std::unique_ptr<LockManager::Waiter> LockManager::new_waiter(fuse_req_t req,
 void LockManager::enqueue(std::unique_ptr<Waiter> waiter) {
   Waiter* raw = waiter.get();
   const std::string key = raw->handle->key;
+  // Once queued, the waiter belongs to the manager thread, which may answer and free it at
+  // once: nothing below the queueing may touch it (the stress test caught this log line).
+  spdlog::debug("waiting for {} ({})", raw->handle->request.object.describe(),
+                to_string(raw->mode));
   // Registered before anybody else can see the waiter; may run on_interrupt right away.
   fuse_req_interrupt_func(raw->req, &LockManager::on_interrupt, raw);
   {
@@ -177,8 +181,6 @@ void LockManager::enqueue(std::unique_ptr<Waiter> waiter) {
     fuse_reply_err(raw->req, EINTR);
     return;
   }
-  spdlog::debug("waiting for {} ({})", raw->handle->request.object.describe(),
-                to_string(raw->mode));
   wake();
 }
 
