@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
 #include "filesystem.hpp"
 #include "ops.hpp"
 
@@ -40,6 +42,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   auto dir = node_of(req, parent);
   if (!dir) return;
   if (!dir->is_directory()) return (void)fuse_reply_err(req, ENOTDIR);
+  if (std::strlen(name) > 255) return (void)fuse_reply_err(req, ENAMETOOLONG);  // as statfs says
   Caller caller = Caller::of(req);
   if (refuse_unless(fs.access.may_list(caller), req, caller, "lookup", dir->key())) return;
   auto child = fs.tree->child(*dir, name);
@@ -68,6 +71,10 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   auto node = node_of(req, ino);
   if (!node) return;
   auto& fs = Filesystem::of(req);
+  if (node->kind != NodeKind::kRoot && node->kind != NodeKind::kStatusFile) {
+    Caller caller = Caller::of(req);
+    if (refuse_unless(fs.access.may_list(caller), req, caller, "stat", node->key())) return;
+  }
   struct stat st = node_attributes(fs, *node, ino);
   fuse_reply_attr(req, &st, attribute_timeout(fs, *node));
 }
