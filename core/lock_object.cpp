@@ -21,15 +21,17 @@ Result<LockObject> LockObject::parse(std::string_view store, Namespace ns, std::
                                      bool manifest) {
   if (auto ok = check_store_name(store); !ok) return ok.error();
   std::string_view group_text = object, time;
+  bool has_time = false;
   if (auto first = object.find('/'); first != std::string_view::npos) {
     if (auto second = object.find('/', first + 1); second != std::string_view::npos) {
       group_text = object.substr(0, second);
       time = object.substr(second + 1);
+      has_time = true;  // "vm/100/" is not the group vm/100 (found by the fuzzer's reference)
     }
   }
   auto group = BackupGroup::parse(group_text);
   if (!group) return group.error();
-  if (time.empty()) {
+  if (!has_time) {
     if (manifest) return Error{EINVAL, "a manifest lock needs a snapshot: TYPE/ID/TIME"};
     return group_lock(std::string(store), std::move(ns), std::move(group.value()));
   }

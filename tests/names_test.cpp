@@ -82,8 +82,8 @@ TEST(Names, LockObjectParsing) {
   ASSERT_TRUE(snapshot.ok());
   EXPECT_EQ(snapshot->datastore_dir(), "ns/a/ct/7/2024-01-01T00:00:00Z");
   EXPECT_EQ(snapshot->describe(), "store1:a:ct/7/2024-01-01T00:00:00Z");
-  for (auto bad : {"vm", "vm/", "qemu/100", "vm/100/yesterday", "vm/100/2024-01-01T00:00:00Z/x",
-                   "vm/../etc"}) {
+  for (auto bad : {"vm", "vm/", "vm/100/", "qemu/100", "vm/100/yesterday",
+                   "vm/100/2024-01-01T00:00:00Z/x", "vm/../etc"}) {
     EXPECT_FALSE(LockObject::parse("store1", {}, bad, false).ok()) << bad;
   }
   EXPECT_FALSE(LockObject::parse("store1", {}, "vm/100", true).ok());
