@@ -82,6 +82,8 @@ class LockManager {
   void enqueue(std::unique_ptr<Waiter> waiter);
   void cancel(Waiter* waiter);
   void poke(const std::string& key);
+  /// Serves the queue of `key` on the calling thread (after a holder through the mount let go).
+  void hand_over(const std::string& key);
   void changed(const OpenHandle& handle) const {
     if (changed_) changed_(handle.request.object);
   }
