@@ -55,7 +55,9 @@ Result<LockRoot> LockRoot::open(const std::string& path, const Owner& owner,
     if (fd < 0) return sys_error(last ? "open lock root" : "open", walked);
     dir = UniqueFd(fd);
   }
-  return LockRoot(root, std::move(dir), owner, std::move(old_locking_marker));
+  struct stat st {};
+  if (fstat(dir.get(), &st) != 0) return sys_error("stat", root);
+  return LockRoot(root, std::move(dir), owner, std::move(old_locking_marker), st.st_dev);
 }
 
 Result<UniqueFd> LockRoot::open_directory(const LockPath& path, bool create) const {

@@ -2,6 +2,8 @@
 // files get and the old-locking marker that decides whether datastore directories are locked too.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "lock_path.hpp"
@@ -29,19 +31,26 @@ class LockRoot {
   bool old_locking_active() const;
 
   int fd() const { return fd_.get(); }
+  /// The filesystem the lock files are on (st_dev of the lock root).
+  dev_t device() const { return device_; }
   const std::string& path() const { return path_; }
   const Owner& owner() const { return owner_; }
   /// `<root>/<relative>`: the absolute path of a lock file, for messages and tools.
   std::string absolute(const LockPath& path) const;
 
  private:
-  LockRoot(std::string path, UniqueFd fd, Owner owner, std::string marker)
-      : path_(std::move(path)), fd_(std::move(fd)), owner_(owner), marker_(std::move(marker)) {}
+  LockRoot(std::string path, UniqueFd fd, Owner owner, std::string marker, dev_t device)
+      : path_(std::move(path)),
+        fd_(std::move(fd)),
+        owner_(owner),
+        marker_(std::move(marker)),
+        device_(device) {}
 
   std::string path_;
   UniqueFd fd_;
   Owner owner_;
   std::string marker_;
+  dev_t device_ = 0;
 };
 
 /// `dir` without trailing slashes (`/` stays `/`).

@@ -32,7 +32,7 @@ struct stat node_attributes(Filesystem& fs, const Node& node, std::uint64_t ino)
     st.st_mode = S_IFREG | 0444;
     return st;
   }
-  NodeLockState state = node_lock_state(fs, node);
+  NodeLockState state = node_lock_state(fs, node, true);
   mode_t mode = 0660;
   if (!state.holders.empty()) {
     const Holder& first = state.holders.front();

@@ -25,13 +25,27 @@ std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current() {
   if (now - read_at_ > kProcLocksMaxAge) {
     if (auto locks = read_proc_locks()) {
       locks_ = std::make_shared<const std::vector<ProcLock>>(std::move(locks.value()));
+      others_devices_.clear();
+      const pid_t self = getpid();
+      for (const auto& l : *locks_) {
+        if (l.pid != self && std::find(others_devices_.begin(), others_devices_.end(), l.device) ==
+                                 others_devices_.end()) {
+          others_devices_.push_back(l.device);
+        }
+      }
     }
     read_at_ = now;
   }
   return locks_;
 }
 
-NodeLockState node_lock_state(Filesystem& fs, const Node& node) {
+bool ProcLocksSnapshot::others_lock_on(dev_t device) {
+  current();
+  std::lock_guard lock(mutex_);
+  return std::find(others_devices_.begin(), others_devices_.end(), device) != others_devices_.end();
+}
+
+NodeLockState node_lock_state(Filesystem& fs, const Node& node, bool holders_only) {
   NodeLockState state;
   LockObject object = node.lock_object();
   LockPath path = object.lock_path();
@@ -44,6 +58,7 @@ NodeLockState node_lock_state(Filesystem& fs, const Node& node) {
   }
   state.mount_waiters = fs.locks->waiter_count(path.relative());
 
+  if (holders_only && !fs.proc_locks.others_lock_on(fs.root->device())) return state;
   struct stat file {};
   auto dir = fs.root->open_directory(path, false);
   state.lock_file_exists =

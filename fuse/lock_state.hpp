@@ -39,14 +39,20 @@ class ProcLocksSnapshot {
  public:
   /// Shared and immutable: a stat of one entry does not copy the system's lock list.
   std::shared_ptr<const std::vector<ProcLock>> current();
+  /// Whether any process but this one holds or waits for a flock on filesystem `device` (as of
+  /// current()): when none does, no lock file there has a direct holder to look for.
+  bool others_lock_on(dev_t device);
 
  private:
   std::mutex mutex_;
   std::chrono::steady_clock::time_point read_at_;
   std::shared_ptr<const std::vector<ProcLock>> locks_ =
       std::make_shared<const std::vector<ProcLock>>();
+  std::vector<dev_t> others_devices_;  ///< of locks_, without this process's own locks
 };
 
-NodeLockState node_lock_state(Filesystem& fs, const Node& node);
+/// The lock state of `node`. `holders_only`: just what `ls -l` shows (holders), which skips
+/// the lock file's stat whenever no other process has a flock on the lock root's filesystem.
+NodeLockState node_lock_state(Filesystem& fs, const Node& node, bool holders_only = false);
 
 }  // namespace pbs::fs
