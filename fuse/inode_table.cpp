@@ -3,23 +3,27 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace pbs::fs {
 
 InodeTable::InodeTable() {
   by_inode_[kRootInode] = Entry{Node{}, 1};
 }
 
-std::uint64_t InodeTable::remember(const Node& node) {
+std::uint64_t InodeTable::remember(std::uint64_t parent, const Node& node) {
   if (node.kind == NodeKind::kRoot) return kRootInode;
   std::lock_guard lock(mutex_);
   std::string key = node.key();
   auto found = by_key_.find(key);
   if (found != by_key_.end()) {
-    ++by_inode_[found->second].lookups;
+    Entry& entry = by_inode_[found->second];
+    ++entry.lookups;
+    entry.used = ++use_counter_;
     return found->second;
   }
   std::uint64_t ino = next_++;
-  by_inode_[ino] = Entry{node, 1};
+  by_inode_[ino] = Entry{node, parent, 1, ++use_counter_, false};
   by_key_.emplace(std::move(key), ino);
   return ino;
 }
@@ -64,6 +68,30 @@ void InodeTable::forget(std::uint64_t ino, std::uint64_t count) {
   if (found->second.lookups == 0) {
     by_key_.erase(found->second.node.key());
     by_inode_.erase(found);
+  }
+}
+
+std::vector<std::pair<std::uint64_t, std::string>> InodeTable::least_recently_used(
+    std::size_t limit) const {
+  std::vector<std::pair<std::uint64_t, const Entry*>> entries;
+  {
+    std::lock_guard lock(mutex_);
+    if (by_inode_.size() <= limit) return {};
+    entries.reserve(by_inode_.size());
+    for (const auto& [ino, entry] : by_inode_) {
+      if (ino != kRootInode) entries.emplace_back(entry.used, &entry);
+    }
+    std::size_t excess = by_inode_.size() - limit;
+    std::nth_element(entries.begin(), entries.begin() + static_cast<long>(excess), entries.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    entries.resize(excess);
+    std::vector<std::pair<std::uint64_t, std::string>> out;
+    out.reserve(excess);
+    for (const auto& [used, entry] : entries) {
+      std::string key = entry->node.key();
+      out.emplace_back(entry->parent, key.substr(key.rfind('/') + 1));
+    }
+    return out;
   }
 }
 

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "node.hpp"
 
@@ -17,8 +19,9 @@ class InodeTable {
   static constexpr std::uint64_t kRootInode = 1;
 
   InodeTable();
-  /// Counts one more kernel reference to `node` and returns its inode number.
-  std::uint64_t remember(const Node& node);
+  /// Counts one more kernel reference to `node` (named `node.key()`'s last component in
+  /// directory `parent`) and returns its inode number.
+  std::uint64_t remember(std::uint64_t parent, const Node& node);
   std::optional<Node> find(std::uint64_t ino) const;
   /// Notes that the kernel is being given `ino`'s attributes (call before computing them).
   void attributes_given(std::uint64_t ino);
@@ -29,19 +32,26 @@ class InodeTable {
   /// Drops `count` kernel references; the entry goes with the last.
   void forget(std::uint64_t ino, std::uint64_t count);
   std::size_t size() const;
+  /// Entries the kernel should let go so that the table shrinks to `limit`: the least recently
+  /// used first, as (parent inode, name) for fuse_lowlevel_notify_inval_entry(). The kernel
+  /// answers with FORGET once nothing uses them; until then they stay.
+  std::vector<std::pair<std::uint64_t, std::string>> least_recently_used(std::size_t limit) const;
   /// A stable number for readdir entries that the kernel has not looked up.
   static std::uint64_t listing_inode(const std::string& key);
 
  private:
   struct Entry {
     Node node;
+    std::uint64_t parent = 0;
     std::uint64_t lookups = 0;
+    std::uint64_t used = 0;  ///< use_counter_ at the last lookup
     bool attributes_cached = false;
   };
   mutable std::mutex mutex_;
   std::unordered_map<std::uint64_t, Entry> by_inode_;
   std::unordered_map<std::string, std::uint64_t> by_key_;
   std::uint64_t next_ = kRootInode + 1;
+  std::uint64_t use_counter_ = 0;
 };
 
 }  // namespace pbs::fs

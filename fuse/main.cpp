@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "filesystem.hpp"
+#include "inode_trimmer.hpp"
 #include "logging.hpp"
 #include "mount_monitor.hpp"
 #include "privileges.hpp"
@@ -48,6 +49,7 @@ int serve(Filesystem& fs, fuse_session* se) {
   if (auto ok = fs.locks->start(); !ok) return fail(ok.error().message);
   if (fuse_set_signal_handlers(se) != 0) return fail("cannot install signal handlers");
   ReloadSignal reload([&fs] { fs.stores->reload(); });
+  InodeTrimmer trimmer(se, fs.inodes, fs.options.max_inodes);
   sigset_t signals = stop_signals();
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
   spdlog::info("serving {} as {} (lock root {})", fs.options.mountpoint, fs.options.user,

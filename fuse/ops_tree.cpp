@@ -48,7 +48,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   auto child = fs.tree->child(*dir, name);
   if (!child) return (void)fuse_reply_err(req, child.error().code);
   fuse_entry_param entry{};
-  entry.ino = fs.inodes.remember(*child);
+  entry.ino = fs.inodes.remember(parent, *child);
   entry.attr = node_attributes(fs, *child, entry.ino);
   entry.entry_timeout = kEntryTimeout;
   entry.attr_timeout = attribute_timeout(fs, *child);
@@ -138,7 +138,7 @@ void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, f
       entry.attr.st_mode = S_IFDIR;
     } else {
       const Node& node = handle->entries[i - 2].second;
-      entry.ino = fs.inodes.remember(node);
+      entry.ino = fs.inodes.remember(ino, node);
       remembered.push_back(entry.ino);
       entry.attr = node_attributes(fs, node, entry.ino);
       entry.entry_timeout = kEntryTimeout;

@@ -84,6 +84,13 @@ Result<void> apply_mount_option(Options& options, std::string_view option) {
       return bad("attr_timeout must be a number of seconds from 0 to 60");
     }
     options.attr_timeout = seconds;
+  } else if (key == "max_inodes") {
+    std::size_t n = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || end != value.data() + value.size() || n < 1000) {
+      return bad("max_inodes must be a whole number of at least 1000");
+    }
+    options.max_inodes = n;
   } else if (key == "max_threads") {
     unsigned n = 0;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -191,6 +198,8 @@ const char* usage_text() {
          "     open_locks=no       opening takes no lock; only flock(2) on nodes does\n"
          "     public_listing      anybody may list the tree (locking still needs the rights)\n"
          "     max_threads=N       FUSE worker threads (default 16)\n"
+         "     max_inodes=N        nodes the kernel may keep looked up (default 65536): bounds\n"
+         "                         the daemon's memory however big the datastore\n"
          "     ro, nosuid, nodev, noexec, fsname=, subtype=, ... generic mount options\n";
 }
 

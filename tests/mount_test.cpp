@@ -360,6 +360,48 @@ TEST(ConfigReload, SigusrOneRereadsAnEditThatStatCannotSee) {
   EXPECT_EQ(daemon.stop(), 0) << daemon.log();  // the daemon survived the signal
 }
 
+TEST(Memory, TheNodesTheDaemonRemembersStayBoundedWhateverIsWalked) {
+  // 3,000 snapshots are 6,000 nodes (each has a manifest node); the kernel would keep them all.
+  TempDir dir;
+  for (int g = 0; g < 3; ++g) {
+    for (int i = 0; i < 1000; ++i) {
+      char time[32];
+      std::snprintf(time, sizeof time, "2024-01-%02dT%02d:%02d:00Z", 1 + i / 1440, i / 60 % 24,
+                    i % 60);
+      make_directories(dir / ("store/vm/" + std::to_string(g) + "/" + time));
+    }
+  }
+  make_directories(dir / "mnt");
+  MountedDaemon daemon(
+      dir / "mnt",
+      {"store=store1:" + (dir / "store"), "lock_root=" + (dir / "locks"), "max_inodes=1000"},
+      dir / "daemon.log");
+  ASSERT_TRUE(daemon.mounted()) << daemon.log();
+  std::size_t walked = 0;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir / "mnt");
+       it != std::filesystem::recursive_directory_iterator(); ++it) {
+    struct stat st {};
+    lstat(it->path().c_str(), &st);
+    ++walked;
+  }
+  EXPECT_GT(walked, 6000u);
+  auto remembered = [&] {
+    std::ifstream in(dir / "mnt/.pbs-lockfs");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("inodes: ", 0) == 0) return std::stoul(line.substr(8));
+    }
+    return 0ul;
+  };
+  EXPECT_TRUE(eventually([&] { return remembered() <= 1000; }, std::chrono::seconds(5)))
+      << remembered() << " nodes remembered";
+  // Dropped entries come back on the next lookup, locks and all.
+  int fd = open((dir / "mnt/store1/vm/0/2024-01-01T00:00:00Z").c_str(), O_RDWR);
+  EXPECT_GE(fd, 0);
+  close(fd);
+  EXPECT_EQ(daemon.stop(), 0);
+}
+
 TEST(Lifecycle, AStopRightAfterMountingIsCleanEveryTime) {
   TempDir dir;
   make_directories(dir / "store/vm/1/2024-01-01T00:00:00Z");
@@ -449,7 +491,7 @@ TEST(CommandLine, BadOptionsExitWithCode2BeforeMounting) {
   for (std::string options :
        {"bogus=1", "wait_timeout=-1", "wait_timeout=abc", "store=x:/a", "store=store1:relative",
         "lock_root=relative", "default_permissions", "max_threads=1", "attr_timeout=-1",
-        "attr_timeout=61", "stop_grace=0", "stop_grace=x"}) {
+        "attr_timeout=61", "stop_grace=0", "stop_grace=x", "max_inodes=10"}) {
     pid_t pid = spawn_command({PBS_LOCKFS_DAEMON, "-f", "-o", options, "/tmp"});
     EXPECT_EQ(wait_exit_code(pid), 2) << options;
   }
