@@ -30,12 +30,16 @@ const std::vector<gid_t>& Caller::groups() const {
   return *groups_;
 }
 
-std::string Caller::command() const {
+std::string process_command(pid_t pid) {
   if (pid <= 0) return "?";
   std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
   std::string comm;
   if (!std::getline(in, comm) || comm.empty()) return "?";
   return comm;
+}
+
+std::string Caller::command() const {
+  return process_command(pid);
 }
 
 std::string Caller::describe() const {

@@ -41,6 +41,8 @@ struct AccessPolicy {
   bool may_list(const Caller& caller) const { return public_listing || may_lock(caller); }
 };
 
+/// `/proc/<pid>/comm`, or "?" when unknown.
+std::string process_command(pid_t pid);
 /// The thread-group id (process id) of thread `tid`, from /proc (itself when unknown).
 pid_t process_of(pid_t tid);
 /// Whether `ancestor` is `pid` or one of its ancestors (following parent pids in /proc).

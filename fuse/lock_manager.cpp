@@ -378,8 +378,11 @@ void LockManager::send(std::vector<Reply>& replies) {
       w.handle->take(std::move(reply.lock));
     }
     if (w.handle->holds()) {
-      spdlog::debug("locked {} {} for pid {} ({})", w.handle->request.object.describe(),
-                    to_string(w.handle->held_mode()), w.handle->pid, w.handle->command);
+      if (spdlog::should_log(spdlog::level::debug)) {
+        std::lock_guard hold(w.handle->mutex);
+        spdlog::debug("locked {} {} for pid {} ({})", w.handle->request.object.describe(),
+                      to_string(w.handle->held_mode()), w.handle->pid, w.handle->command_locked());
+      }
       changed(*w.handle);
     }
     if (!w.is_open) {

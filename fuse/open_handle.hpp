@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 
+#include "caller.hpp"
 #include "lock.hpp"
 
 namespace pbs::fs {
@@ -18,10 +19,10 @@ struct OpenHandle {
   std::string key;      ///< the lock file path below the lock root: one queue per key
   pid_t pid = 0;        ///< the opener's process
   uid_t uid = 0;
-  std::string command;
 
-  std::mutex mutex;  ///< guards the fields below; never held while taking LockManager's mutex
-  Lock lock;         ///< held() while the handle holds the real lock
+  std::mutex mutex;     ///< guards the fields below; never held while taking LockManager's mutex
+  std::string command;  ///< the opener's /proc/<pid>/comm, read when first shown (command_locked)
+  Lock lock;            ///< held() while the handle holds the real lock
   std::chrono::system_clock::time_point since;
   std::string reason;  ///< written by the holder, at most kMaxReason bytes
 
@@ -40,6 +41,12 @@ struct OpenHandle {
   void drop() {
     held = 0;
     lock.release();
+  }
+  /// The opener's command, read from /proc the first time it is shown: not on every open's
+  /// path (caller holds `mutex`).
+  const std::string& command_locked() {
+    if (command.empty()) command = process_command(pid);
+    return command;
   }
   bool holds() const { return held.load() != 0; }
   LockMode held_mode() const { return held.load() == 2 ? LockMode::kExclusive : LockMode::kShared; }

@@ -45,7 +45,6 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   handle->key = handle->request.object.lock_path().relative();
   handle->pid = process_of(caller.pid);
   handle->uid = caller.uid;
-  handle->command = caller.command();
   fs.locks->open(req, *fi, std::move(handle), fi->flags & O_NONBLOCK, fs.options.open_locks);
 }
 
