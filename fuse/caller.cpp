@@ -1,12 +1,14 @@
 // Caller identity and the access policy; see caller.hpp.
 #include "caller.hpp"
 
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 
 namespace pbs::fs {
 
@@ -75,8 +77,21 @@ pid_t process_of(pid_t tid) {
     close(pidfd);
     return tid;
   }
+  // A thread of a multi-threaded caller: remember its process per worker thread (no lock), and
+  // check the remembered answer with one stat: /proc/<tgid>/task/<tid> exists only while tid
+  // is a thread of tgid, so a reused thread id is never attributed to the old process.
+  thread_local std::unordered_map<pid_t, pid_t> known;
+  if (auto found = known.find(tid); found != known.end()) {
+    struct stat st {};
+    std::string task = "/proc/" + std::to_string(found->second) + "/task/" + std::to_string(tid);
+    if (stat(task.c_str(), &st) == 0) return found->second;
+    known.erase(found);
+  }
   pid_t tgid = status_field(tid, "Tgid:");
-  return tgid > 0 ? tgid : tid;
+  if (tgid <= 0) return tid;
+  if (known.size() >= 4096) known.clear();
+  known.emplace(tid, tgid);
+  return tgid;
 }
 
 bool is_same_or_ancestor(pid_t ancestor, pid_t pid) {
