@@ -1,5 +1,6 @@
 // pbs-lockfs: the life of a mount. Parse options, open the lock root and the datastores, mount
 // (as root), fork into a root monitor and the daemon, drop to `backup`, serve, stop.
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -45,6 +46,9 @@ sigset_t reload_signals() {
 }
 
 int serve(Filesystem& fs, fuse_session* se) {
+  // Few malloc arenas: every worker thread would otherwise keep its own, and memory freed by the
+  // inode trimmer would stay scattered over them.
+  mallopt(M_ARENA_MAX, 2);
   if (auto ok = drop_privileges(fs.options.user); !ok) return fail(ok.error().message);
   if (auto ok = fs.locks->start(); !ok) return fail(ok.error().message);
   if (fuse_set_signal_handlers(se) != 0) return fail("cannot install signal handlers");
