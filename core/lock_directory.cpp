@@ -35,6 +35,9 @@ std::optional<LockObject> parse_lock_file_name(const std::string& store, const N
   return std::move(object.value());
 }
 
+Result<std::vector<LockObject>> lock_files_in(int dirfd, const std::string& store,
+                                              const Namespace& ns);
+
 Result<std::vector<LockObject>> list_lock_files(const LockRoot& root, const std::string& store,
                                                 const Namespace& ns) {
   auto dir = open_beneath(root.fd(), ns_lock_dir(store, ns), O_RDONLY | O_DIRECTORY);
@@ -42,7 +45,49 @@ Result<std::vector<LockObject>> list_lock_files(const LockRoot& root, const std:
     if (dir.error().code == ENOENT) return std::vector<LockObject>{};
     return dir.error();
   }
-  auto entries = read_directory(dir->get());
+  return lock_files_in(dir->get(), store, ns);
+}
+
+std::shared_ptr<const std::vector<LockObject>> LockFileListingCache::list(const LockRoot& root,
+                                                                          const std::string& store,
+                                                                          const Namespace& ns) {
+  static const auto empty = std::make_shared<const std::vector<LockObject>>();
+  const std::string relative = ns_lock_dir(store, ns);
+  auto dir = open_beneath(root.fd(), relative, O_RDONLY | O_DIRECTORY);
+  struct stat st {};
+  if (!dir || fstat(dir->get(), &st) != 0) {
+    std::lock_guard lock(mutex_);
+    entries_.erase(relative);
+    return empty;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    auto found = entries_.find(relative);
+    if (found != entries_.end() && found->second.device == st.st_dev &&
+        found->second.inode == st.st_ino && found->second.modified.tv_sec == st.st_mtim.tv_sec &&
+        found->second.modified.tv_nsec == st.st_mtim.tv_nsec) {
+      return found->second.objects;
+    }
+  }
+  auto objects = lock_files_in(dir->get(), store, ns);
+  if (!objects) return empty;
+  auto shared = std::make_shared<const std::vector<LockObject>>(std::move(*objects));
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  double age = static_cast<double>(now.tv_sec - st.st_mtim.tv_sec) +
+               static_cast<double>(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9;
+  std::lock_guard lock(mutex_);
+  if (age > 0.1) {
+    entries_[relative] = Entry{st.st_dev, st.st_ino, st.st_mtim, shared};
+  } else {
+    entries_.erase(relative);
+  }
+  return shared;
+}
+
+Result<std::vector<LockObject>> lock_files_in(int dirfd, const std::string& store,
+                                              const Namespace& ns) {
+  auto entries = read_directory(dirfd);
   if (!entries) return entries.error();
   std::vector<LockObject> out;
   for (const auto& entry : *entries) {

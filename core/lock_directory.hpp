@@ -2,6 +2,12 @@
 // the objects they lock (so that stale lock files outliving their snapshot stay visible).
 #pragma once
 
+#include <sys/stat.h>
+
+#include <ctime>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +26,27 @@ std::optional<LockObject> parse_lock_file_name(const std::string& store, const N
 /// and are not listed). A missing directory is an empty list.
 Result<std::vector<LockObject>> list_lock_files(const LockRoot& root, const std::string& store,
                                                 const Namespace& ns);
+
+/// list_lock_files(), remembered per lock directory while the directory is unchanged (same
+/// inode and modification time): a listing then costs one stat of the directory, however many
+/// lock files the store has. A directory modified in the last 100 ms is read every time (its
+/// timestamp may not yet tell two changes apart).
+class LockFileListingCache {
+ public:
+  std::shared_ptr<const std::vector<LockObject>> list(const LockRoot& root,
+                                                      const std::string& store,
+                                                      const Namespace& ns);
+
+ private:
+  struct Entry {
+    dev_t device = 0;
+    ino_t inode = 0;
+    timespec modified{};
+    std::shared_ptr<const std::vector<LockObject>> objects;
+  };
+  std::mutex mutex_;
+  std::map<std::string, Entry> entries_;
+};
 
 /// The child namespaces of `ns` that have a lock directory (`a:b:c` is a child of `a:b`).
 Result<std::vector<std::string>> list_lock_child_namespaces(const LockRoot& root,

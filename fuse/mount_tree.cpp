@@ -29,8 +29,7 @@ std::string MountTree::datastore_path(const std::string& store) {
 }
 
 std::vector<LockObject> MountTree::locked_objects(const Node& ns_root) {
-  std::vector<LockObject> out;
-  if (auto files = list_lock_files(root_, ns_root.store, ns_root.ns)) out = std::move(*files);
+  std::vector<LockObject> out = *lock_files_.list(root_, ns_root.store, ns_root.ns);
   auto held = held_(ns_root.store, ns_root.ns);
   out.insert(out.end(), held.begin(), held.end());
   return out;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "datastore_registry.hpp"
+#include "lock_directory.hpp"
 #include "lock_root.hpp"
 #include "node.hpp"
 
@@ -40,6 +41,7 @@ class MountTree {
   DatastoreRegistry& stores_;
   const LockRoot& root_;
   HeldQuery held_;
+  LockFileListingCache lock_files_;
 };
 
 }  // namespace pbs::fs
