@@ -3,10 +3,12 @@
 // machine-readable result lines that tools/bench gathers into its one table.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lock.hpp"
 #include "lock_root.hpp"
@@ -48,6 +50,13 @@ inline bool direct_cycle(const std::string& snapshot, LockMode mode) {
   auto object = LockObject::parse("store1", {}, snapshot, false);
   auto lock = try_lock(lock_root(), LockRequest{*object, mode, "", true});
   return lock.ok();  // released when it goes out of scope
+}
+
+/// The `p` quantile (0.5: median) of `values`.
+inline double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[static_cast<std::size_t>(p * static_cast<double>(values.size() - 1))];
 }
 
 /// One row of tools/bench's summary table: "RESULT|row|measured|baseline|ratio|target".

@@ -19,12 +19,9 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using pbs::bench::percentile;
 
-double percentile(std::vector<double> values, double p) {
-  std::sort(values.begin(), values.end());
-  return values[static_cast<std::size_t>(p * (values.size() - 1))];
-}
+using Clock = std::chrono::steady_clock;
 
 // `take` blocks until the waiter has the lock and returns its descriptor.
 template <typename Take>

@@ -18,14 +18,11 @@
 
 namespace {
 
+using pbs::bench::percentile;
+
 using pbs::bench::list_long;
 
 using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 }  // namespace
 
@@ -41,7 +38,7 @@ int main(int argc, char** argv) {
     mount.push_back(list_long(argv[1], &mount_entries));
     direct.push_back(list_long(argv[2], &direct_entries));
   }
-  double m = median(mount), d = median(direct);
+  double m = percentile(mount, 0.5), d = percentile(direct, 0.5);
   std::printf("%-44s %10s %10s %8s\n", "ls -l (ms, median)", "mount", "datastore", "ratio");
   std::printf(
       "%-44s %10.2f %10.2f %8.2f\n",

@@ -20,6 +20,8 @@
 
 namespace {
 
+using pbs::bench::percentile;
+
 using Clock = std::chrono::steady_clock;
 
 // Time from the holder's close() returning until a poller's flock(LOCK_EX|LOCK_NB) succeeds.
@@ -31,11 +33,6 @@ double until_lockable(int holder, int poller) {
   auto free = Clock::now();
   flock(poller, LOCK_UN);
   return std::chrono::duration<double, std::micro>(free - closed).count();
-}
-
-double percentile(std::vector<double> values, double p) {
-  std::sort(values.begin(), values.end());
-  return values[static_cast<std::size_t>(p * (values.size() - 1))];
 }
 
 }  // namespace
