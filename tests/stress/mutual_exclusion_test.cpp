@@ -45,7 +45,7 @@ const std::vector<std::string> kTargets = {"vm/100/2024-01-01T00:00:00Z",
 
 std::chrono::seconds stress_duration() {
   const char* env = std::getenv("PBS_LOCKFS_STRESS_SECONDS");
-  return std::chrono::seconds(env != nullptr ? std::atoi(env) : 25);
+  return std::chrono::seconds(env != nullptr ? std::atoi(env) : 45);
 }
 
 void on_alarm(int) {}
