@@ -23,7 +23,7 @@ InodeTrimmer::~InodeTrimmer() {
 
 void InodeTrimmer::run() {
   std::unique_lock lock(mutex_);
-  while (!wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; })) {
+  while (!wake_.wait_for(lock, std::chrono::milliseconds(50), [this] { return stopping_; })) {
     if (inodes_.size() <= limit_) continue;
     lock.unlock();
     // Down to 90 % of the limit, so that a long walk is trimmed in batches.

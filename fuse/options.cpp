@@ -198,7 +198,7 @@ const char* usage_text() {
          "     open_locks=no       opening takes no lock; only flock(2) on nodes does\n"
          "     public_listing      anybody may list the tree (locking still needs the rights)\n"
          "     max_threads=N       FUSE worker threads (default 16)\n"
-         "     max_inodes=N        nodes the kernel may keep looked up (default 65536): bounds\n"
+         "     max_inodes=N        nodes the kernel may keep looked up (default 49152): bounds\n"
          "                         the daemon's memory however big the datastore\n"
          "     ro, nosuid, nodev, noexec, fsname=, subtype=, ... generic mount options\n";
 }
