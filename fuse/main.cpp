@@ -14,6 +14,7 @@
 #include "inode_trimmer.hpp"
 #include "logging.hpp"
 #include "mount_monitor.hpp"
+#include "ops.hpp"
 #include "privileges.hpp"
 #include "reload_signal.hpp"
 
@@ -66,6 +67,7 @@ int serve(Filesystem& fs, fuse_session* se) {
   int rc = fuse_session_loop_mt(se, config);
   fuse_loop_cfg_destroy(config);
   fs.locks->stop();
+  release_open_directories();
   fuse_remove_signal_handlers(se);
   spdlog::info("stopped serving {}", fs.options.mountpoint);
   // libfuse reports the signal that ended the loop: a requested stop is a clean exit.

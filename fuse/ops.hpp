@@ -25,6 +25,8 @@ void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets);
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi);
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+/// Frees the directory handles still open when the session ends (no RELEASEDIR will come).
+void release_open_directories();
 void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi);
 void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi);
 void op_releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);

@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <mutex>
+#include <unordered_set>
 
 #include "filesystem.hpp"
 #include "ops.hpp"
@@ -20,7 +22,28 @@ struct DirHandle {
   std::vector<std::pair<std::string, Node>> entries;
 };
 
+// The directory handles the kernel has open. When the session ends with some still open (a
+// detached mount whose last user went away, a killed connection), no RELEASEDIR ever comes:
+// release_open_directories() frees them.
+std::mutex g_open_directories_mutex;
+std::unordered_set<DirHandle*> g_open_directories;
+
+void forget_directory(DirHandle* handle) {
+  {
+    std::lock_guard lock(g_open_directories_mutex);
+    g_open_directories.erase(handle);
+  }
+  delete handle;
+}
+
 }  // namespace
+
+void release_open_directories() {
+  std::lock_guard lock(g_open_directories_mutex);
+  for (DirHandle* handle : g_open_directories)
+    delete handle;
+  g_open_directories.clear();
+}
 
 std::optional<Node> node_of(fuse_req_t req, fuse_ino_t ino) {
   auto node = Filesystem::of(req).inodes.find(ino);
@@ -89,9 +112,13 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto children = fs.tree->children(*node);
   if (!children) return (void)fuse_reply_err(req, children.error().code);
   auto* handle = new DirHandle{std::move(children.value())};
+  {
+    std::lock_guard lock(g_open_directories_mutex);
+    g_open_directories.insert(handle);
+  }
   fi->fh = reinterpret_cast<uint64_t>(handle);
   fi->cache_readdir = 0;
-  if (fuse_reply_open(req, fi) != 0) delete handle;
+  if (fuse_reply_open(req, fi) != 0) forget_directory(handle);
 }
 
 void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
@@ -154,7 +181,7 @@ void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, f
 }
 
 void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  delete reinterpret_cast<DirHandle*>(fi->fh);
+  forget_directory(reinterpret_cast<DirHandle*>(fi->fh));
   fuse_reply_err(req, 0);
 }
 
