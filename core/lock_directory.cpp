@@ -35,8 +35,23 @@ std::optional<LockObject> parse_lock_file_name(const std::string& store, const N
   return std::move(object.value());
 }
 
+namespace {
+
+// The objects whose lock files are in the open lock directory `dirfd`.
 Result<std::vector<LockObject>> lock_files_in(int dirfd, const std::string& store,
-                                              const Namespace& ns);
+                                              const Namespace& ns) {
+  auto entries = read_directory(dirfd);
+  if (!entries) return entries.error();
+  std::vector<LockObject> out;
+  for (const auto& entry : *entries) {
+    if (entry.type != S_IFREG) continue;
+    if (auto object = parse_lock_file_name(store, ns, entry.name))
+      out.push_back(std::move(*object));
+  }
+  return out;
+}
+
+}  // namespace
 
 Result<std::vector<LockObject>> list_lock_files(const LockRoot& root, const std::string& store,
                                                 const Namespace& ns) {
@@ -83,19 +98,6 @@ std::shared_ptr<const std::vector<LockObject>> LockFileListingCache::list(const 
     entries_.erase(relative);
   }
   return shared;
-}
-
-Result<std::vector<LockObject>> lock_files_in(int dirfd, const std::string& store,
-                                              const Namespace& ns) {
-  auto entries = read_directory(dirfd);
-  if (!entries) return entries.error();
-  std::vector<LockObject> out;
-  for (const auto& entry : *entries) {
-    if (entry.type != S_IFREG) continue;
-    if (auto object = parse_lock_file_name(store, ns, entry.name))
-      out.push_back(std::move(*object));
-  }
-  return out;
 }
 
 Result<std::vector<std::string>> list_lock_child_namespaces(const LockRoot& root,

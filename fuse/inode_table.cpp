@@ -73,26 +73,24 @@ void InodeTable::forget(std::uint64_t ino, std::uint64_t count) {
 
 std::vector<std::pair<std::uint64_t, std::string>> InodeTable::least_recently_used(
     std::size_t limit) const {
+  std::lock_guard lock(mutex_);
+  if (by_inode_.size() <= limit) return {};
   std::vector<std::pair<std::uint64_t, const Entry*>> entries;
-  {
-    std::lock_guard lock(mutex_);
-    if (by_inode_.size() <= limit) return {};
-    entries.reserve(by_inode_.size());
-    for (const auto& [ino, entry] : by_inode_) {
-      if (ino != kRootInode) entries.emplace_back(entry.used, &entry);
-    }
-    std::size_t excess = by_inode_.size() - limit;
-    std::nth_element(entries.begin(), entries.begin() + static_cast<long>(excess), entries.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-    entries.resize(excess);
-    std::vector<std::pair<std::uint64_t, std::string>> out;
-    out.reserve(excess);
-    for (const auto& [used, entry] : entries) {
-      std::string key = entry->node.key();
-      out.emplace_back(entry->parent, key.substr(key.rfind('/') + 1));
-    }
-    return out;
+  entries.reserve(by_inode_.size());
+  for (const auto& [ino, entry] : by_inode_) {
+    if (ino != kRootInode) entries.emplace_back(entry.used, &entry);
   }
+  std::size_t excess = by_inode_.size() - limit;
+  std::nth_element(entries.begin(), entries.begin() + static_cast<long>(excess), entries.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  entries.resize(excess);
+  std::vector<std::pair<std::uint64_t, std::string>> out;
+  out.reserve(excess);
+  for (const auto& [used, entry] : entries) {
+    std::string key = entry->node.key();
+    out.emplace_back(entry->parent, key.substr(key.rfind('/') + 1));
+  }
+  return out;
 }
 
 std::size_t InodeTable::size() const {
