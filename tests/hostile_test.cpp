@@ -5,10 +5,8 @@
 // through them or chown their targets. At the end the datastore, the symlinks' targets and the
 // rest of the scratch directory outside the lock root are byte-for-byte unchanged.
 #include <fcntl.h>
-#include <grp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -47,20 +45,6 @@ int write_errno(const std::string& path, std::size_t size, off_t offset) {
   int error = pwrite(fd, data.data(), data.size(), offset) < 0 ? errno : 0;
   close(fd);
   return error;
-}
-
-// Runs `op` in a child, as `uid` (with no supplementary groups) when not 0; its errno.
-int run_as(uid_t uid, const std::function<int()>& op) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (uid != 0 && (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0)) {
-      _exit(250);
-    }
-    _exit(op() & 0xff);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 251;
 }
 
 class HostileInput : public MountTest {};
@@ -193,7 +177,7 @@ TEST_F(HostileInput, EveryOperationGetsItsErrnoAndNothingOutsideTheLockRootChang
   };
   ASSERT_GE(table.size(), 40u);
   for (const auto& row : table) {
-    EXPECT_EQ(run_as(row.uid, row.op), row.expected)
+    EXPECT_EQ(child_errno(row.op, row.uid), row.expected)
         << row.what << ": expected " << std::strerror(row.expected);
   }
   other.release();

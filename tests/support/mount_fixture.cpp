@@ -96,14 +96,13 @@ std::string MountTest::lock_file(const std::string& object, const std::string& n
   return locks_ + "/" + parsed->lock_path().relative();
 }
 
-int child_open_errno(const std::string& path, int flags, uid_t uid) {
+int child_errno(const std::function<int()>& op, uid_t uid) {
   int channel[2];
   if (pipe2(channel, O_CLOEXEC) != 0) return -1;
   pid_t pid = fork();
   if (pid == 0) {
     if (uid != 0 && (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0)) _exit(1);
-    int fd = open(path.c_str(), flags);
-    int error = fd < 0 ? errno : 0;
+    int error = op();
     [[maybe_unused]] auto n = write(channel[1], &error, sizeof error);
     _exit(0);
   }
@@ -113,6 +112,15 @@ int child_open_errno(const std::string& path, int flags, uid_t uid) {
   close(channel[0]);
   wait_exit_code(pid);
   return error;
+}
+
+int child_open_errno(const std::string& path, int flags, uid_t uid) {
+  return child_errno(
+      [&] {
+        int fd = open(path.c_str(), flags);
+        return fd < 0 ? errno : 0;
+      },
+      uid);
 }
 
 NodeHolder::NodeHolder(const std::string& path, int flags) {

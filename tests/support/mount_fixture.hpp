@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ class MountTest : public ::testing::Test {
 /// detecting any change; symlinks are recorded, never followed.
 std::string tree_fingerprint(const std::string& root);
 
+/// Runs `op` in a forked child (as `uid`, with no supplementary groups, when not 0) and returns
+/// the errno it returns (0: success; -1 when the child could not become `uid`).
+int child_errno(const std::function<int()>& op, uid_t uid = 0);
 /// From a forked child (optionally as `uid`): open(path, flags) and return its errno (0: success).
 int child_open_errno(const std::string& path, int flags, uid_t uid = 0);
 
