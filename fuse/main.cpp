@@ -62,7 +62,7 @@ int serve(Filesystem& fs, fuse_session* se) {
   fuse_loop_config* config = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(config, fs.options.max_threads);
   // Idle workers stay: under bursts of many clients, starting and ending threads cost more than
-  // the requests (64 clients: 20,000 -> see tests/bench/README.md).
+  // the requests (measured in tests/bench/README.md, throughput rows).
   fuse_loop_cfg_set_idle_threads(config, fs.options.max_threads);
   int rc = fuse_session_loop_mt(se, config);
   fuse_loop_cfg_destroy(config);
