@@ -8,6 +8,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <string_view>
+
 namespace pbs {
 namespace {
 
@@ -92,7 +96,16 @@ bool lock_file_still_at_path(int fd, int dirfd, const std::string& name) {
 }
 
 bool is_temporary_lock_name(const std::string& name) {
-  return name.starts_with(kTemporaryPrefix);
+  if (name.starts_with(kTemporaryPrefix)) return true;  // ours
+  // PBS's (proxmox-sys make_tmp_file): the lock file's path with its extension replaced by
+  // `tmp_XXXXXX` (mkstemp: six letters or digits), e.g. `vm-200.tmp_Ab12Cd`.
+  constexpr std::string_view kPbsMarker = ".tmp_";
+  constexpr std::size_t kRandom = 6;
+  if (name.size() < kPbsMarker.size() + kRandom + 1) return false;
+  std::size_t marker = name.size() - kRandom - kPbsMarker.size();
+  if (name.compare(marker, kPbsMarker.size(), kPbsMarker) != 0) return false;
+  return std::all_of(name.end() - kRandom, name.end(),
+                     [](unsigned char c) { return std::isalnum(c) != 0; });
 }
 
 }  // namespace pbs

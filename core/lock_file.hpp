@@ -20,7 +20,9 @@ Result<UniqueFd> open_lock_file(int dirfd, const std::string& name, const Owner&
 /// The double-stat: true while `name` in `dirfd` is still the file that `fd` has open.
 bool lock_file_still_at_path(int fd, int dirfd, const std::string& name);
 
-/// True for names in a lock directory that are temporary files of the create protocol.
+/// True for names in a lock directory that are temporary files of the create protocol: ours
+/// (`.tmp_<hex>`) and PBS's (`<name>.tmp_XXXXXX`, e.g. `vm-200.tmp_Ab12Cd`). Such a file is in
+/// flight (about to be renamed into place) or left by a crash: never a node, never unlinked.
 bool is_temporary_lock_name(const std::string& name);
 
 }  // namespace pbs

@@ -1,6 +1,7 @@
 // Caller identity and the access policy; see caller.hpp.
 #include "caller.hpp"
 
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -94,12 +95,40 @@ pid_t process_of(pid_t tid) {
   return tgid;
 }
 
-bool is_same_or_ancestor(pid_t ancestor, pid_t pid) {
-  for (int depth = 0; pid > 1 && depth < 64; ++depth) {
-    if (pid == ancestor) return true;
-    pid = status_field(pid, "PPid:");
+ProcessRef ProcessRef::of_thread(pid_t tid) {
+  ProcessRef ref;
+  if (tid <= 0) return ref;
+  // pidfd_open() accepts only a thread-group leader: most callers are single-threaded or call
+  // from their main thread, so one syscall names the process; a thread costs a /proc lookup.
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, tid, 0));
+  if (pidfd >= 0) {
+    ref.pid_ = tid;
+    ref.pidfd_.reset(pidfd);
+    return ref;
   }
-  return false;
+  ref.pid_ = process_of(tid);
+  pidfd = static_cast<int>(syscall(SYS_pidfd_open, ref.pid_, 0));
+  if (pidfd >= 0) ref.pidfd_.reset(pidfd);
+  return ref;
+}
+
+bool ProcessRef::alive() const {
+  if (!pidfd_) return false;
+  // A pidfd becomes readable when its process exits.
+  pollfd p{pidfd_.get(), POLLIN, 0};
+  return poll(&p, 1, 0) == 0;
+}
+
+bool ProcessRef::is_same_or_ancestor_of(pid_t pid) const {
+  if (pid_ <= 0) return false;
+  bool found = false;
+  for (int depth = 0; pid > 1 && depth < 64 && !found; ++depth) {
+    found = pid == pid_;
+    if (!found) pid = status_field(pid, "PPid:");
+  }
+  // Checked after the walk: if the process is alive now, it was alive during the walk, and the
+  // pid we met was its own, not a reused one.
+  return found && alive();
 }
 
 }  // namespace pbs::fs

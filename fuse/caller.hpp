@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "unique_fd.hpp"
+
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 
@@ -45,7 +47,27 @@ struct AccessPolicy {
 std::string process_command(pid_t pid);
 /// The thread-group id (process id) of thread `tid`, from /proc (itself when unknown).
 pid_t process_of(pid_t tid);
-/// Whether `ancestor` is `pid` or one of its ancestors (following parent pids in /proc).
-bool is_same_or_ancestor(pid_t ancestor, pid_t pid);
+
+/// A process that opened a node, identified so that pid reuse cannot fool us: a pidfd refers
+/// to that process and no other, and tells when it has exited (its pid may then belong to a new
+/// process at any moment).
+class ProcessRef {
+ public:
+  ProcessRef() = default;
+  /// The process of thread `tid` (the caller of a FUSE request), pinned by a pidfd.
+  static ProcessRef of_thread(pid_t tid);
+
+  pid_t pid() const { return pid_; }
+  /// True while the process has not exited. Without a pidfd (another pid namespace, or the
+  /// process was already gone when asked) the answer is false: nothing is decided on its pid.
+  bool alive() const;
+  /// Whether this process, still alive, is `pid` or one of its ancestors (following parent
+  /// pids in /proc). A dead process is nobody's ancestor, whoever has its pid now.
+  bool is_same_or_ancestor_of(pid_t pid) const;
+
+ private:
+  pid_t pid_ = 0;
+  UniqueFd pidfd_;
+};
 
 }  // namespace pbs::fs

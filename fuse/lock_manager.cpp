@@ -139,7 +139,29 @@ void LockManager::open(fuse_req_t req, const fuse_file_info& fi, std::shared_ptr
     return;
   }
   LockMode mode = handle->request.mode;
+  if (waits_for_itself(key, handle.get(), handle->opener.pid(), mode)) {
+    fuse_reply_err(req, EDEADLK);
+    return;
+  }
   enqueue(new_waiter(req, fi, std::move(handle), mode, true));
+}
+
+bool LockManager::waits_for_itself(const std::string& key, const OpenHandle* own, pid_t waiter,
+                                   LockMode mode) const {
+  std::vector<std::shared_ptr<OpenHandle>> holders = handles(key);
+  for (const auto& h : holders) {
+    if (h.get() == own || !h->holds()) continue;
+    if (mode == LockMode::kShared && h->held_mode() == LockMode::kShared) continue;
+    if (h->opener.is_same_or_ancestor_of(waiter)) {
+      spdlog::warn("lock {} ({}) refused to pid {}: EDEADLK (held {} through the mount by {} {}, "
+                   "which the wait would never end)",
+                   h->request.object.describe(), to_string(mode), waiter,
+                   to_string(h->held_mode()), h->opener.pid() == waiter ? "itself, pid" : "its ancestor, pid",
+                   h->opener.pid());
+      return true;
+    }
+  }
+  return false;
 }
 
 std::unique_ptr<LockManager::Waiter> LockManager::new_waiter(fuse_req_t req,
@@ -266,7 +288,7 @@ void LockManager::release(OpenHandle* handle) {
   {
     std::lock_guard hold(keep->mutex);
     held = keep->holds();
-    if (held) spdlog::debug("released {} (pid {})", keep->request.object.describe(), keep->pid);
+    if (held) spdlog::debug("released {} (pid {})", keep->request.object.describe(), keep->opener.pid());
     keep->drop();
   }
   if (held) changed(*keep);
@@ -276,7 +298,7 @@ void LockManager::release(OpenHandle* handle) {
   forget_if_idle(key);
 }
 
-void LockManager::flock(fuse_req_t req, OpenHandle* handle, int operation) {
+void LockManager::flock(fuse_req_t req, OpenHandle* handle, int operation, pid_t caller) {
   const bool nonblocking = operation & LOCK_NB;
   operation &= ~LOCK_NB;
   if (operation == LOCK_UN) {
@@ -362,6 +384,10 @@ void LockManager::flock(fuse_req_t req, OpenHandle* handle, int operation) {
     fuse_reply_err(req, EWOULDBLOCK);
     return;
   }
+  if (waits_for_itself(handle->key, handle, caller, mode)) {
+    fuse_reply_err(req, EDEADLK);
+    return;
+  }
   enqueue(new_waiter(req, {}, std::move(shared), mode, false));
 }
 
@@ -381,7 +407,7 @@ void LockManager::send(std::vector<Reply>& replies) {
       if (spdlog::should_log(spdlog::level::debug)) {
         std::lock_guard hold(w.handle->mutex);
         spdlog::debug("locked {} {} for pid {} ({})", w.handle->request.object.describe(),
-                      to_string(w.handle->held_mode()), w.handle->pid, w.handle->command_locked());
+                      to_string(w.handle->held_mode()), w.handle->opener.pid(), w.handle->command_locked());
       }
       changed(*w.handle);
     }
@@ -434,7 +460,7 @@ void LockManager::process(const std::string& key, std::vector<Reply>& replies) {
   while (!state.waiters.empty() && state.waiters.front()->deadline <= now) {
     spdlog::info("wait for {} timed out (pid {})",
                  state.waiters.front()->handle->request.object.describe(),
-                 state.waiters.front()->handle->pid);
+                 state.waiters.front()->handle->opener.pid());
     claim_front(ETIMEDOUT, {});
   }
   while (!state.waiters.empty()) {
@@ -530,7 +556,7 @@ void LockManager::run() {
     for (auto& reply : replies) {
       if (reply.error == EINTR) {
         spdlog::info("wait for {} interrupted (pid {})",
-                     reply.waiter->handle->request.object.describe(), reply.waiter->handle->pid);
+                     reply.waiter->handle->request.object.describe(), reply.waiter->handle->opener.pid());
       }
     }
     send(replies);

@@ -53,7 +53,8 @@ class LockManager {
   /// The kernel released the handle (last close): drop its lock and forget it.
   void release(OpenHandle* handle);
   /// flock(2) on an open handle: LOCK_SH / LOCK_EX (convert or take), LOCK_UN, with LOCK_NB.
-  void flock(fuse_req_t req, OpenHandle* handle, int operation);
+  /// `caller` is the process that called flock (any process sharing the descriptor may).
+  void flock(fuse_req_t req, OpenHandle* handle, int operation, pid_t caller);
 
   /// Calls `changed` (on the thread that made the change, before the request is answered) each
   /// time a handle's lock is taken, converted or let go: the daemon invalidates the kernel's
@@ -75,6 +76,11 @@ class LockManager {
   struct Reply;  ///< an answer to send once mutex_ is released
 
   static void on_interrupt(fuse_req_t req, void* data);
+  /// Whether a wait of process `waiter` for `mode` on `key` could only end when that process
+  /// itself (or one of its ancestors, whose descriptors it usually inherited) lets go: a
+  /// handle other than `own` held through the mount in a conflicting mode by such a process.
+  bool waits_for_itself(const std::string& key, const OpenHandle* own, pid_t waiter,
+                        LockMode mode) const;
   /// A queued request; `is_open` answers with fuse_reply_open, otherwise (flock) with 0.
   std::unique_ptr<Waiter> new_waiter(fuse_req_t req, const fuse_file_info& fi,
                                      std::shared_ptr<OpenHandle> handle, LockMode mode,

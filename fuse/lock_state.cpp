@@ -54,7 +54,7 @@ NodeLockState node_lock_state(Filesystem& fs, const Node& node, bool holders_onl
     if (!h->holds()) continue;
     std::lock_guard hold(h->mutex);
     state.holders.push_back(
-        {h->pid, h->uid, h->command_locked(), h->held_mode(), h->since, true, h->reason, {}});
+        {h->opener.pid(), h->uid, h->command_locked(), h->held_mode(), h->since, true, h->reason, {}});
   }
   state.mount_waiters = fs.locks->waiter_count(path.relative());
 

@@ -17,7 +17,7 @@ namespace pbs::fs {
 struct OpenHandle {
   LockRequest request;  ///< what this handle locks; request.mode is the mode asked at open
   std::string key;      ///< the lock file path below the lock root: one queue per key
-  pid_t pid = 0;        ///< the opener's process
+  ProcessRef opener;    ///< the opener's process (pinned: its pid may be reused after it exits)
   uid_t uid = 0;
 
   std::mutex mutex;     ///< guards the fields below; never held while taking LockManager's mutex
@@ -45,7 +45,7 @@ struct OpenHandle {
   /// The opener's command, read from /proc the first time it is shown: not on every open's
   /// path (caller holds `mutex`).
   const std::string& command_locked() {
-    if (command.empty()) command = process_command(pid);
+    if (command.empty()) command = opener.alive() ? process_command(opener.pid()) : "?";
     return command;
   }
   bool holds() const { return held.load() != 0; }

@@ -13,6 +13,13 @@ void op_init(void*, fuse_conn_info* conn) {
   } else {
     spdlog::warn("kernel cannot forward flock(2): flock on nodes stays local");
   }
+  // POSIX locks reach us so that we can refuse them (op_setlk): granted locally, they would
+  // lock nothing that PBS sees.
+  if (conn->capable & FUSE_CAP_POSIX_LOCKS) {
+    conn->want |= FUSE_CAP_POSIX_LOCKS;
+  } else {
+    spdlog::warn("kernel cannot forward POSIX locks: fcntl/lockf on nodes stay local");
+  }
   // O_TRUNC arrives with the open instead of as a separate truncate.
   if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   // Listings come with attributes (ls -l in one pass), always, not by the kernel's guess.
@@ -39,6 +46,8 @@ fuse_lowlevel_ops filesystem_operations() {
   ops.read = op_read;
   ops.write = op_write;
   ops.flock = op_flock;
+  ops.getlk = op_getlk;
+  ops.setlk = op_setlk;
   ops.unlink = op_unlink;
   ops.rmdir = op_rmdir;
   ops.create = op_create;

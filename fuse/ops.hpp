@@ -38,6 +38,8 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_fil
 void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t offset,
               fuse_file_info* fi);
 void op_flock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int op);
+void op_getlk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* lock);
+void op_setlk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* lock, int sleep);
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name);
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name);
 void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,

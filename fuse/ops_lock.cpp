@@ -43,7 +43,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   handle->request.datastore_path = fs.tree->datastore_path(node->store);
   handle->request.create = true;
   handle->key = handle->request.object.lock_path().relative();
-  handle->pid = process_of(caller.pid);
+  handle->opener = ProcessRef::of_thread(caller.pid);
   handle->uid = caller.uid;
   fs.locks->open(req, *fi, std::move(handle), fi->flags & O_NONBLOCK, fs.options.open_locks);
 }
@@ -72,7 +72,7 @@ void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t of
   if (handle == nullptr) return (void)fuse_reply_err(req, EBADF);
   if (offset < 0 || static_cast<size_t>(offset) + size > OpenHandle::kMaxReason) {
     spdlog::warn("reason text for {} longer than {} bytes refused (pid {})",
-                 handle->request.object.describe(), OpenHandle::kMaxReason, handle->pid);
+                 handle->request.object.describe(), OpenHandle::kMaxReason, handle->opener.pid());
     return (void)fuse_reply_err(req, EFBIG);
   }
   std::lock_guard hold(handle->mutex);
@@ -93,7 +93,7 @@ void op_flock(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, int op) {
   if (handle == nullptr) return (void)fuse_reply_err(req, EBADF);
   Caller caller = Caller::of(req);
   if (refuse_unless(fs.access.may_lock(caller), req, caller, "flock", handle->key)) return;
-  fs.locks->flock(req, handle, op);
+  fs.locks->flock(req, handle, op, process_of(caller.pid));
 }
 
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {

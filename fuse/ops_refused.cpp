@@ -2,6 +2,8 @@
 // lock files. Each answers with a clear errno and a log line.
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+
 #include <cstring>
 
 #include "filesystem.hpp"
@@ -56,6 +58,20 @@ void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char*, 
 void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   auto node = Filesystem::of(req).inodes.find(ino);
   refuse(req, "removexattr", (node ? node->key() : "?") + " " + name, EPERM);
+}
+
+// POSIX record locks (fcntl F_SETLK/F_GETLK, lockf) are not PBS's locks and never conflict with
+// them: granted locally by the kernel they would lock nothing. They are refused so that a
+// program using them (Python's fcntl.lockf, lckdo) fails loudly instead of running unprotected.
+void op_getlk(fuse_req_t req, fuse_ino_t ino, fuse_file_info*, struct flock*) {
+  auto node = Filesystem::of(req).inodes.find(ino);
+  refuse(req, "POSIX lock test (use flock(2))", node ? node->key() : std::string("?"), ENOLCK);
+}
+
+void op_setlk(fuse_req_t req, fuse_ino_t ino, fuse_file_info*, struct flock* lock, int) {
+  if (lock->l_type == F_UNLCK) return (void)fuse_reply_err(req, 0);  // nothing was ever granted
+  auto node = Filesystem::of(req).inodes.find(ino);
+  refuse(req, "POSIX lock (use flock(2))", node ? node->key() : std::string("?"), ENOLCK);
 }
 
 }  // namespace pbs::fs

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "filesystem.hpp"
+#include "lock_file.hpp"
 #include "lock_removal.hpp"
 #include "ops.hpp"
 
@@ -18,16 +19,30 @@ int remove_locks(Filesystem& fs, const Node& node, const Caller& caller) {
       node.kind == NodeKind::kSnapshot
           ? snapshot_removal(object, store_path)
           : std::vector<LockRequest>{{object, LockMode::kExclusive, store_path, false}};
-  pid_t process = process_of(caller.pid);
+  for (const auto& request : requests) {
+    if (is_temporary_lock_name(request.object.lock_path().name)) {
+      spdlog::warn("remove {} refused to {}: EPERM (its lock file name {} is that of a temporary "
+                   "file of PBS's lock protocol, which may be in flight)",
+                   object.describe(), caller.describe(), request.object.lock_path().name);
+      return EPERM;
+    }
+  }
+  const pid_t process = process_of(caller.pid);
   std::shared_ptr<OpenHandle> own;
   for (const auto& handle : fs.locks->handles(object.lock_path().relative())) {
     if (!handle->holds()) continue;
     // The holder itself, or a process it started (`exec 9>node; rm node` runs rm as a child).
-    if (handle->held_mode() == LockMode::kExclusive && is_same_or_ancestor(handle->pid, process)) {
+    // The opener must still be alive: once it has exited its pid may be anybody's, and whoever
+    // keeps its descriptor (a child it started) cannot be told from anybody else.
+    if (handle->held_mode() == LockMode::kExclusive &&
+        handle->opener.is_same_or_ancestor_of(process)) {
       own = handle;
     } else {
-      spdlog::info("remove {} refused to {}: EBUSY (held by pid {})", object.describe(),
-                   caller.describe(), handle->pid);
+      spdlog::info("remove {} refused to {}: EBUSY (held {} by pid {}{})", object.describe(),
+                   caller.describe(), to_string(handle->held_mode()), handle->opener.pid(),
+                   handle->opener.alive() ? ""
+                                          : ", which has exited; a process it started keeps its "
+                                            "descriptor");
       return EBUSY;
     }
   }

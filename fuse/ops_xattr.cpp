@@ -15,10 +15,12 @@ namespace {
 
 constexpr const char* kNames[] = {"user.pbs.state",     "user.pbs.holders", "user.pbs.waiters",
                                   "user.pbs.lock_file", "user.pbs.stale",   "user.pbs.reason",
-                                  "user.pbs.task"};
+                                  "user.pbs.task",      "user.pbs.status"};
 
 // The value of attribute `name` of a lock node, or nothing when there is no such attribute.
 std::optional<std::string> attribute(Filesystem& fs, const Node& node, std::string_view name) {
+  // The text a read of the open node shows, without opening it: reading a node takes a lock.
+  if (name == "user.pbs.status") return node_status_text(fs, node);
   NodeLockState state = node_lock_state(fs, node);
   if (name == "user.pbs.state") return std::string(state.state());
   if (name == "user.pbs.lock_file") return state.lock_file;
