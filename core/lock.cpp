@@ -88,6 +88,11 @@ Result<PendingLock> PendingLock::open(const LockRoot& root, LockRequest request)
 Result<void> PendingLock::reopen() {
   file_.reset();
   auto dir = root_->open_directory(path_, request_.create);
+  // The lock root removed under us (mkdirat in a deleted directory fails with ENOENT): lock
+  // where PBS will, in the root now at that path.
+  if (!dir && dir.error().code == ENOENT && root_->refresh()) {
+    dir = root_->open_directory(path_, request_.create);
+  }
   if (!dir) return dir.error();
   auto file = open_lock_file(dir->get(), path_.name, root_->owner(), request_.create);
   if (!file) return file.error();
@@ -105,9 +110,12 @@ Result<Lock> PendingLock::try_take() {
     if (flock(file_.get(), flock_operation(request_.mode) | LOCK_NB) != 0) {
       return sys_error("lock", root_->absolute(path_));
     }
-    if (!lock_file_still_at_path(file_.get(), dir_.get(), path_.name)) {
-      // Removed or replaced after we opened it: whoever holds the file now decides. Start again.
+    if (!lock_file_at_path(file_.get(), root_->absolute(path_))) {
+      // Removed or replaced after we opened it: whoever holds the file now decides. Start again,
+      // in a new lock root if the old one was renamed or removed (PBS locks where the path is).
+      flock(file_.get(), LOCK_UN);
       file_.reset();
+      root_->refresh();
       continue;
     }
     auto dir_lock = take_datastore_dir_lock(*root_, request_);

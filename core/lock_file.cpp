@@ -95,6 +95,13 @@ bool lock_file_still_at_path(int fd, int dirfd, const std::string& name) {
   return opened.st_ino == at_path.st_ino && opened.st_dev == at_path.st_dev;
 }
 
+bool lock_file_at_path(int fd, const std::string& path) {
+  struct stat opened {
+  }, at_path{};
+  if (fstat(fd, &opened) != 0 || stat(path.c_str(), &at_path) != 0) return false;
+  return opened.st_ino == at_path.st_ino && opened.st_dev == at_path.st_dev;
+}
+
 bool is_temporary_lock_name(const std::string& name) {
   if (name.starts_with(kTemporaryPrefix)) return true;  // ours
   // PBS's (proxmox-sys make_tmp_file): the lock file's path with its extension replaced by

@@ -19,6 +19,10 @@ Result<UniqueFd> open_lock_file(int dirfd, const std::string& name, const Owner&
 
 /// The double-stat: true while `name` in `dirfd` is still the file that `fd` has open.
 bool lock_file_still_at_path(int fd, int dirfd, const std::string& name);
+/// PBS's own double-stat: true while the absolute `path` (walked from `/` as PBS walks it) is
+/// the file that `fd` has open. Unlike the check relative to a directory descriptor, this also
+/// fails when a directory above the file (the lock root itself) was renamed or replaced.
+bool lock_file_at_path(int fd, const std::string& path);
 
 /// True for names in a lock directory that are temporary files of the create protocol: ours
 /// (`.tmp_<hex>`) and PBS's (`<name>.tmp_XXXXXX`, e.g. `vm-200.tmp_Ab12Cd`). Such a file is in

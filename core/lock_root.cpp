@@ -17,13 +17,13 @@ std::string trim_trailing_slashes(std::string dir) {
   return dir;
 }
 
-Result<LockRoot> LockRoot::open(const std::string& path, const Owner& owner,
-                                std::string old_locking_marker) {
-  std::string root = trim_trailing_slashes(path);
-  if (root.empty() || root.front() != '/') return Error{EINVAL, "lock root must be absolute"};
-  // Like `mkdir -p`, as PBS creates /run/proxmox-backup: existing parents are used as they are
-  // (an admin's /var/run -> /run is fine); what is missing is created 0755 and owned by `owner`.
-  // The lock root itself must be a real directory, never a symlink.
+namespace {
+
+// Opens the lock root directory at `root` (absolute, no trailing slash), creating what is missing
+// like `mkdir -p` does (0755, owned by `owner`), as PBS creates /run/proxmox-backup: existing
+// parents are used as they are (an admin's /var/run -> /run is fine), but the lock root itself
+// must be a real directory, never a symlink.
+Result<UniqueFd> open_root_directory(const std::string& root, const Owner& owner) {
   UniqueFd dir(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   std::string walked;
   std::size_t begin = 1;
@@ -35,9 +35,9 @@ Result<LockRoot> LockRoot::open(const std::string& path, const Owner& owner,
     begin = end + 1;
     if (name.empty() || name == ".") continue;
     bool last = begin >= root.size();
-    if (mkdirat(dir.get(), name.c_str(), 0755) == 0) {
-      if (fchownat(dir.get(), name.c_str(), owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0 ||
-          fchmodat(dir.get(), name.c_str(), 0755, 0) != 0) {
+    bool created = mkdirat(dir.get(), name.c_str(), 0755) == 0;
+    if (created) {
+      if (fchownat(dir.get(), name.c_str(), owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0) {
         return sys_error("chown", walked);
       }
       spdlog::info("created {} (0755, uid {} gid {})", walked, owner.uid, owner.gid);
@@ -54,18 +54,71 @@ Result<LockRoot> LockRoot::open(const std::string& path, const Owner& owner,
     }
     if (fd < 0) return sys_error(last ? "open lock root" : "open", walked);
     dir = UniqueFd(fd);
+    // mkdirat applied the umask: give what we created the mode PBS gives its directories
+    // (through the descriptor: a symlink swapped in meanwhile is never followed).
+    if (created && fchmod(dir.get(), 0755) != 0) return sys_error("chmod", walked);
   }
+  return dir;
+}
+
+}  // namespace
+
+Result<LockRoot> LockRoot::open(const std::string& path, const Owner& owner,
+                                std::string old_locking_marker) {
+  std::string root = trim_trailing_slashes(path);
+  if (root.empty() || root.front() != '/') return Error{EINVAL, "lock root must be absolute"};
+  auto dir = open_root_directory(root, owner);
+  if (!dir) return dir.error();
   struct stat st {};
-  if (fstat(dir.get(), &st) != 0) return sys_error("stat", root);
-  return LockRoot(root, std::move(dir), owner, std::move(old_locking_marker), st.st_dev);
+  if (fstat(dir->get(), &st) != 0) return sys_error("stat", root);
+  LockRoot opened(root, owner, std::move(old_locking_marker));
+  opened.current_->fd = dir->get();
+  opened.current_->device = st.st_dev;
+  opened.current_->inode = st.st_ino;
+  opened.current_->owned.push_back(std::move(dir.value()));
+  return opened;
+}
+
+bool LockRoot::refresh(std::chrono::milliseconds at_most_every) const {
+  Current& c = *current_;
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  if (at_most_every.count() > 0 &&
+      now - c.checked.load() <
+          std::chrono::duration_cast<std::chrono::steady_clock::duration>(at_most_every).count()) {
+    return false;
+  }
+  std::lock_guard lock(c.mutex);
+  c.checked = now;
+  struct stat st {};
+  if (lstat(path_.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == c.device.load() &&
+      st.st_ino == c.inode.load()) {
+    return false;
+  }
+  auto dir = open_root_directory(path_, owner_);
+  if (!dir || fstat(dir->get(), &st) != 0) {
+    spdlog::error("lock root {} was removed or replaced, and cannot be opened again ({}): every "
+                  "lock attempt fails until it can",
+                  path_, dir ? std::string("stat failed") : dir.error().message);
+    return false;
+  }
+  if (st.st_dev == c.device.load() && st.st_ino == c.inode.load()) return false;
+  c.device = st.st_dev;
+  c.inode = st.st_ino;
+  c.fd = dir->get();
+  c.owned.push_back(std::move(dir.value()));
+  ++c.replacements;
+  spdlog::warn("lock root {} was replaced or removed: locking where PBS locks, in the directory "
+               "now at that path; locks held in the old one stay held until released",
+               path_);
+  return true;
 }
 
 Result<UniqueFd> LockRoot::open_directory(const LockPath& path, bool create) const {
-  if (create) return open_or_create_directories(fd_.get(), path.directories(), owner_);
+  if (create) return open_or_create_directories(fd(), path.directories(), owner_);
   std::string relative;
   for (const auto& dir : path.directories())
     relative += (relative.empty() ? "" : "/") + dir;
-  return open_beneath(fd_.get(), relative, O_RDONLY | O_DIRECTORY);
+  return open_beneath(fd(), relative, O_RDONLY | O_DIRECTORY);
 }
 
 bool LockRoot::old_locking_active() const {

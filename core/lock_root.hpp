@@ -4,7 +4,12 @@
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "lock_path.hpp"
 #include "owner.hpp"
@@ -16,6 +21,11 @@ namespace pbs {
 inline constexpr const char* kDefaultLockRoot = "/run/proxmox-backup/locks";
 inline constexpr const char* kDefaultOldLockingMarker = "/run/proxmox-backup/old-locking";
 
+/// The lock root is PBS's `/run/proxmox-backup/locks`, on a tmpfs that admins and scripts clean
+/// up: it may be renamed, removed and recreated while we run. PBS then locks in the new one (it
+/// walks the path every time), so we must too: fd() is the directory now at path(), replaced by
+/// refresh() when that changed. Descriptors of replaced roots are kept open (never reused for
+/// another file under a concurrent user) and counted; locks held in them stay held.
 class LockRoot {
  public:
   /// Opens the lock root, creating it and missing parents (mode 0755, owned by `owner`) like
@@ -30,27 +40,42 @@ class LockRoot {
   /// True while the old-locking marker exists: then datastore directories are flocked too.
   bool old_locking_active() const;
 
-  int fd() const { return fd_.get(); }
+  /// Checks whether path() is still the directory fd() refers to; when it was renamed, removed
+  /// or replaced, opens (creating as PBS would) the one there now, logs it and returns true.
+  /// `at_most_every`: skip the check when the last one is more recent (for listings; a lock
+  /// attempt that found its file gone checks always).
+  bool refresh(std::chrono::milliseconds at_most_every = std::chrono::milliseconds(0)) const;
+  /// How often refresh() found the lock root replaced.
+  unsigned replacements() const { return current_->replacements.load(); }
+
+  int fd() const { return current_->fd.load(); }
   /// The filesystem the lock files are on (st_dev of the lock root).
-  dev_t device() const { return device_; }
+  dev_t device() const { return current_->device.load(); }
   const std::string& path() const { return path_; }
   const Owner& owner() const { return owner_; }
   /// `<root>/<relative>`: the absolute path of a lock file, for messages and tools.
   std::string absolute(const LockPath& path) const;
 
  private:
-  LockRoot(std::string path, UniqueFd fd, Owner owner, std::string marker, dev_t device)
+  struct Current {
+    std::atomic<int> fd{-1};
+    std::atomic<dev_t> device{0};
+    std::atomic<ino_t> inode{0};
+    std::atomic<unsigned> replacements{0};
+    std::atomic<std::chrono::steady_clock::rep> checked{0};
+    std::mutex mutex;             ///< serialises refresh()
+    std::vector<UniqueFd> owned;  ///< the current descriptor and every replaced one
+  };
+  LockRoot(std::string path, Owner owner, std::string marker)
       : path_(std::move(path)),
-        fd_(std::move(fd)),
         owner_(owner),
         marker_(std::move(marker)),
-        device_(device) {}
+        current_(std::make_unique<Current>()) {}
 
   std::string path_;
-  UniqueFd fd_;
   Owner owner_;
   std::string marker_;
-  dev_t device_ = 0;
+  std::unique_ptr<Current> current_;
 };
 
 /// `dir` without trailing slashes (`/` stays `/`).

@@ -133,11 +133,21 @@ int main(int argc, char** argv) {
       fuse_lowlevel_notify_inval_inode(fs.session, *ino, -1, 0);
     }
   });
+  // One pbs-lockfs per mountpoint: a second one stacked on top would hide the first, whose
+  // locks stay held but could no longer be seen or released through the mountpoint.
+  if (mounted_type(fs.options.mountpoint) == "fuse.pbs-lockfs") {
+    fuse_session_destroy(se);
+    return fail(fs.options.mountpoint +
+                    ": a pbs-lockfs mount is already there; unmount it first (umount, or "
+                    "umount --lazy when its daemon is gone)",
+                2);
+  }
   if (fuse_session_mount(se, fs.options.mountpoint.c_str()) != 0) {
     fuse_session_destroy(se);
     return fail("cannot mount " + fs.options.mountpoint);
   }
-  std::string mount_device = fuse_mount_device(fs.options.mountpoint);
+  std::optional<MountIdentity> mounted = mount_identity(fs.options.mountpoint);
+  if (!mounted) spdlog::warn("cannot identify the new mount at {}", fs.options.mountpoint);
   spdlog::info("mounted {} ({} datastore(s))", fs.options.mountpoint, fs.stores->current()->size());
   if (fuse_daemonize(fs.options.foreground) != 0) return fail("cannot go to the background");
 
@@ -145,7 +155,7 @@ int main(int argc, char** argv) {
   if (daemon < 0) return fail("fork failed");
   if (daemon > 0) {
     fuse_session_destroy(se);  // closes our copy: only the daemon keeps the connection alive
-    MonitorSettings settings{fs.options.mountpoint, mount_device, std::nullopt};
+    MonitorSettings settings{fs.options.mountpoint, mounted, std::nullopt};
     if (fs.options.stop_grace) {
       settings.stop_grace =
           std::chrono::milliseconds(static_cast<long>(*fs.options.stop_grace * 1000));

@@ -1,7 +1,6 @@
 // The mount monitor; see mount_monitor.hpp.
 #include "mount_monitor.hpp"
 
-#include "mount_table.hpp"
 #include "service_notify.hpp"
 
 #include <signal.h>
@@ -20,9 +19,10 @@ namespace {
 constexpr long kFuseSuperMagic = 0x65735546;
 using Clock = std::chrono::steady_clock;
 
-// Detaches our mount (device `device`) at `mountpoint` lazily; false when it is not there.
-bool detach(const std::string& mountpoint, const std::string& device) {
-  if (device.empty() || fuse_mount_device(mountpoint) != device) return false;
+// Detaches our mount `ours` at `mountpoint` lazily; false when it is not there (unmounted by
+// somebody else, and perhaps replaced by a new instance's mount, which is never touched).
+bool detach(const std::string& mountpoint, const std::optional<MountIdentity>& ours) {
+  if (!ours || mount_identity(mountpoint) != ours) return false;
   return umount2(mountpoint.c_str(), MNT_DETACH) == 0;
 }
 
@@ -35,14 +35,6 @@ int wait_for_signal(const sigset_t& signals, std::chrono::milliseconds timeout) 
 }
 
 }  // namespace
-
-std::string fuse_mount_device(const std::string& mountpoint) {
-  std::string device;
-  for (const auto& entry : read_mount_table()) {
-    if (entry.mountpoint == mountpoint && entry.fstype.rfind("fuse", 0) == 0) device = entry.device;
-  }
-  return device;
-}
 
 int monitor_daemon(pid_t daemon, const MonitorSettings& settings) {
   // Every signal the monitor acts on stays blocked (main() blocked them before mounting) and is
@@ -88,7 +80,7 @@ int monitor_daemon(pid_t daemon, const MonitorSettings& settings) {
         // held lock) stays served; when the last one is closed the kernel ends the connection
         // and the daemon exits by itself.
         notify_service_manager("STOPPING=1\nSTATUS=serving open handles until they are closed");
-        bool detached = detach(mountpoint, settings.mount_device);
+        bool detached = detach(mountpoint, settings.mount);
         spdlog::info("stop: {} {}; open handles keep their locks until closed ({})", mountpoint,
                      detached ? "detached" : "was not mounted",
                      settings.stop_grace
@@ -107,7 +99,7 @@ int monitor_daemon(pid_t daemon, const MonitorSettings& settings) {
     spdlog::error("daemon (pid {}) was killed by signal {}; every lock it held is released", daemon,
                   WTERMSIG(status));
   }
-  if (detach(mountpoint, settings.mount_device)) spdlog::info("unmounted {}", mountpoint);
+  if (detach(mountpoint, settings.mount)) spdlog::info("unmounted {}", mountpoint);
   return code;
 }
 

@@ -12,15 +12,14 @@
 #include <optional>
 #include <string>
 
-namespace pbs::fs {
+#include "mount_identity.hpp"
 
-/// The device ("maj:min") of the FUSE mount at `mountpoint`, from /proc/self/mountinfo (a stat()
-/// would ask the daemon itself, which may not be serving yet). Empty when there is none.
-std::string fuse_mount_device(const std::string& mountpoint);
+namespace pbs::fs {
 
 struct MonitorSettings {
   std::string mountpoint;
-  std::string mount_device;  ///< ours, from fuse_mount_device() right after mounting
+  /// Ours, read right after mounting: only this mount is ever detached, never a later one.
+  std::optional<MountIdentity> mount;
   std::optional<std::chrono::milliseconds> stop_grace;
 };
 

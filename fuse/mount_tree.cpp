@@ -29,6 +29,9 @@ std::string MountTree::datastore_path(const std::string& store) {
 }
 
 std::vector<LockObject> MountTree::locked_objects(const Node& ns_root) {
+  // A lock root renamed or removed under us: list the one PBS uses now (checked at most every
+  // 100 ms; a lock attempt checks every time its file is not where PBS would look).
+  root_.refresh(std::chrono::milliseconds(100));
   std::vector<LockObject> out = *lock_files_.list(root_, ns_root.store, ns_root.ns);
   auto held = held_(ns_root.store, ns_root.ns);
   out.insert(out.end(), held.begin(), held.end());

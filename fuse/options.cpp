@@ -1,6 +1,8 @@
 // Command-line parsing for pbs-lockfs; see options.hpp and `pbs-lockfs --help`.
 #include "options.hpp"
 
+#include "lock_root.hpp"
+
 #include <charconv>
 #include <cmath>
 #include <string_view>
@@ -164,7 +166,7 @@ Result<Options> parse_options(int argc, const char* const* argv) {
   if (positional.empty() || positional.size() > 2) {
     return bad("expected a mountpoint: pbs-lockfs [options] MOUNTPOINT (try --help)");
   }
-  options.mountpoint = positional.back();
+  options.mountpoint = trim_trailing_slashes(positional.back());
   if (options.mountpoint.empty() || options.mountpoint.front() != '/') {
     return bad("the mountpoint must be an absolute path");
   }

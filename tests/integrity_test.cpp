@@ -1,0 +1,310 @@
+// Integrity: a lock through the mount excludes exactly like PBS's own lock, or the call fails
+// loudly. Each test is a way found to end up with two exclusive holders or a lock that locks
+// nothing (pid reuse, POSIX locks, a replaced lock root, self-deadlock, PBS's temporary files,
+// stacked mounts, a monitor unmounting its successor), checked against the real lock files
+// with flock(2) from other processes.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "mount_fixture.hpp"
+#include "other_process.hpp"
+
+namespace pbs::test {
+namespace {
+
+bool lock_free(const std::string& file, int op = LOCK_EX) {
+  return other_process_can_flock(file, op);
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return lstat(path.c_str(), &st) == 0;
+}
+
+// A directory or lock file as PBS leaves them (backup:backup, 0755 / 0660).
+void make_pbs_directory(const std::string& dir) {
+  make_directories(dir);
+  ASSERT_EQ(chown(dir.c_str(), 34, 34), 0);
+  ASSERT_EQ(chmod(dir.c_str(), 0755), 0);
+}
+void make_pbs_file(const std::string& file) {
+  int fd = open(file.c_str(), O_CREAT | O_RDWR, 0660);
+  ASSERT_GE(fd, 0) << file;
+  ASSERT_EQ(fchown(fd, 34, 34), 0);
+  close(fd);
+}
+
+// Runs `op` in a child with a 5 s alarm: a wait that never ends kills the child (SIGALRM) and
+// child_errno() reports -1 instead of hanging the test.
+int child_errno_within_5s(const std::function<int()>& op) {
+  return child_errno([&] {
+    alarm(5);
+    return op();
+  });
+}
+
+using IntegrityTest = MountTest;
+
+TEST_F(IntegrityTest, RmByAProcessThatGotTheDeadOpenersPidBackIsRefused) {
+  // The opener takes the lock and exits; its child keeps the descriptor (and so the lock).
+  int report[2];
+  ASSERT_EQ(pipe(report), 0);
+  pid_t opener = fork();
+  if (opener == 0) {
+    int fd = open(node(kSnap1).c_str(), O_WRONLY);
+    if (fd < 0) _exit(1);
+    pid_t keeper = fork();
+    if (keeper == 0) {
+      close(report[0]);
+      close(report[1]);
+      pause();  // holds fd until killed
+      _exit(0);
+    }
+    [[maybe_unused]] auto n = write(report[1], &keeper, sizeof keeper);
+    _exit(0);
+  }
+  close(report[1]);
+  pid_t keeper = -1;
+  ASSERT_EQ(read(report[0], &keeper, sizeof keeper), static_cast<ssize_t>(sizeof keeper));
+  close(report[0]);
+  ASSERT_EQ(wait_exit_code(opener), 0);
+  ASSERT_FALSE(lock_free(lock_file(kSnap1)));
+
+  // A new process gets the opener's pid (forced through ns_last_pid) and runs rm.
+  int outcome = -1;
+  for (int attempt = 0; attempt < 50 && outcome == -1; ++attempt) {
+    std::ofstream("/proc/sys/kernel/ns_last_pid") << opener - 1;
+    int channel[2];
+    ASSERT_EQ(pipe(channel), 0);
+    pid_t reused = fork();
+    if (reused == 0) {
+      int error = -1;  // -1: did not get the pid, try again
+      if (getpid() == opener) error = unlink(node(kSnap1).c_str()) == 0 ? 0 : errno;
+      [[maybe_unused]] auto n = write(channel[1], &error, sizeof error);
+      _exit(0);
+    }
+    close(channel[1]);
+    [[maybe_unused]] auto n = read(channel[0], &outcome, sizeof outcome);
+    close(channel[0]);
+    wait_exit_code(reused);
+  }
+  ASSERT_NE(outcome, -1) << "could not get pid " << opener << " back";
+  EXPECT_EQ(outcome, EBUSY);
+  EXPECT_TRUE(exists(lock_file(kSnap1))) << "the lock file was removed under another's hold";
+  EXPECT_EQ(child_open_errno(node(kSnap1), O_WRONLY | O_NONBLOCK), EWOULDBLOCK)
+      << "a second exclusive holder";
+  EXPECT_NE(daemon_->log().find("which has exited"), std::string::npos) << daemon_->log();
+  kill(keeper, SIGKILL);
+  EXPECT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+}
+
+TEST_F(IntegrityTest, RmUnderTheCallersOwnExclusiveHoldStillWorks) {
+  EXPECT_EQ(child_errno([&] {
+              int fd = open(node(kSnap1).c_str(), O_WRONLY);
+              if (fd < 0) return 1000 + errno;
+              // rm as a child of the holder, as `exec 9>node; rm node` does in a shell.
+              pid_t rm = fork();
+              if (rm == 0) _exit(unlink(node(kSnap1).c_str()) == 0 ? 0 : errno);
+              return wait_exit_code(rm);
+            }),
+            0);
+  EXPECT_FALSE(exists(lock_file(kSnap1)));
+}
+
+TEST_F(IntegrityTest, PosixLocksOnANodeAreRefusedWithEnolck) {
+  EXPECT_EQ(child_errno([&] {
+              int fd = open(node(kSnap1).c_str(), O_RDWR);
+              if (fd < 0) return 1000 + errno;
+              struct flock whole {};
+              whole.l_type = F_WRLCK;
+              whole.l_whence = SEEK_SET;
+              if (fcntl(fd, F_SETLK, &whole) == 0 || errno != ENOLCK) return 1;
+              if (fcntl(fd, F_SETLKW, &whole) == 0 || errno != ENOLCK) return 2;
+              if (lockf(fd, F_TLOCK, 0) == 0 || errno != ENOLCK) return 3;
+              if (fcntl(fd, F_OFD_SETLK, &whole) == 0 || errno != ENOLCK) return 4;
+              if (fcntl(fd, F_GETLK, &whole) == 0 || errno != ENOLCK) return 5;
+              struct flock range {};
+              range.l_type = F_RDLCK;
+              range.l_start = 10;
+              range.l_len = 5;
+              if (fcntl(fd, F_SETLK, &range) == 0 || errno != ENOLCK) return 6;
+              whole.l_type = F_UNLCK;  // letting go of nothing is fine
+              if (fcntl(fd, F_SETLK, &whole) != 0) return 7;
+              return 0;
+            }),
+            0);
+  EXPECT_NE(daemon_->log().find("POSIX lock"), std::string::npos) << daemon_->log();
+}
+
+TEST_F(IntegrityTest, WaitingForOnesOwnHoldFailsWithEdeadlk) {
+  // The same process opens the node it holds exclusively.
+  EXPECT_EQ(child_errno_within_5s([&] {
+              int fd = open(node(kSnap1).c_str(), O_WRONLY);
+              if (fd < 0) return 1000 + errno;
+              return open(node(kSnap1).c_str(), O_RDONLY) < 0 ? errno : 0;
+            }),
+            EDEADLK);
+  // `exec 9>node; cat node`: a child of the holder.
+  EXPECT_EQ(child_errno_within_5s([&] {
+              int fd = open(node(kSnap1).c_str(), O_WRONLY);
+              if (fd < 0) return 1000 + errno;
+              pid_t cat = fork();
+              if (cat == 0) _exit(open(node(kSnap1).c_str(), O_RDONLY) < 0 ? errno : 0);
+              return wait_exit_code(cat);
+            }),
+            EDEADLK);
+  // Perl's open "<"; flock LOCK_EX; with a second shared handle of its own.
+  EXPECT_EQ(child_errno_within_5s([&] {
+              int first = open(node(kSnap1).c_str(), O_RDONLY);
+              int second = open(node(kSnap1).c_str(), O_RDONLY);
+              if (first < 0 || second < 0) return 1000 + errno;
+              return flock(first, LOCK_EX) == 0 ? 0 : errno;
+            }),
+            EDEADLK);
+  // Somebody else's hold is still waited for.
+  NodeHolder other(node(kSnap1), O_WRONLY);
+  ASSERT_EQ(other.error(), 0);
+  EXPECT_EQ(child_errno_within_5s([&] {
+              alarm(1);
+              signal(SIGALRM, [](int) {});
+              return open(node(kSnap1).c_str(), O_RDONLY) < 0 ? errno : 0;
+            }),
+            EINTR);
+}
+
+TEST_F(IntegrityTest, TheStatusTextIsReadableWithoutTakingALock) {
+  int fd = open(node(kSnap1).c_str(), O_RDONLY);  // creates the lock file
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ASSERT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+  FlockHolder pbs(lock_file(kSnap1), LOCK_EX);
+  char value[4096] = {};
+  ssize_t n = getxattr(node(kSnap1).c_str(), "user.pbs.status", value, sizeof value - 1);
+  ASSERT_GT(n, 0) << strerror(errno);
+  std::string text(value, static_cast<std::size_t>(n));
+  EXPECT_NE(text.find("state: exclusive\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("via=direct"), std::string::npos) << text;
+  // Reading the node itself would have to lock it.
+  EXPECT_EQ(child_open_errno(node(kSnap1), O_RDONLY | O_NONBLOCK), EWOULDBLOCK);
+}
+
+TEST_F(IntegrityTest, PbsTemporaryLockFilesAreNeverNodesNorRemoved) {
+  make_pbs_directory(locks_ + "/store1");
+  const std::string in_flight = locks_ + "/store1/vm-200.tmp_Ab12Cd";
+  const std::string snapshot_tmp = locks_ + "/store1/vm-100-2024\\x2d01\\x2d05T00\\x3a00\\x3a00Z.tmp_x9Y8z7";
+  make_pbs_file(in_flight);
+  make_pbs_file(snapshot_tmp);
+  std::set<std::string> groups;
+  for (auto& e : std::filesystem::directory_iterator(node("vm")))
+    groups.insert(e.path().filename());
+  EXPECT_EQ(groups, (std::set<std::string>{"100"}));
+  EXPECT_FALSE(exists(node("vm/200.tmp_Ab12Cd")));
+  EXPECT_NE(unlink(node("vm/200.tmp_Ab12Cd/.lock").c_str()), 0);
+  EXPECT_NE(rmdir(node("vm/200.tmp_Ab12Cd").c_str()), 0);
+  EXPECT_TRUE(exists(in_flight));
+  EXPECT_TRUE(exists(snapshot_tmp));
+}
+
+TEST_F(IntegrityTest, ASecondDaemonOnTheSameMountpointIsRefused) {
+  std::string log = dir_ / "second.log";
+  pid_t second = spawn_command({"/bin/sh", "-c",
+                                std::string(PBS_LOCKFS_DAEMON) + " -f -o store=store1:" +
+                                    datastore_ + ",lock_root=" + locks_ + " " + mnt_ + " 2>" +
+                                    log});
+  EXPECT_EQ(wait_exit_code(second), 2);
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(text.find("already there"), std::string::npos) << text;
+  // Exactly one pbs-lockfs mount at the mountpoint.
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  std::string line;
+  int mounts = 0;
+  while (std::getline(mountinfo, line)) {
+    if (line.find(" " + mnt_ + " ") != std::string::npos) ++mounts;
+  }
+  EXPECT_EQ(mounts, 1);
+}
+
+TEST_F(IntegrityTest, AnOldMonitorNeverUnmountsItsSuccessor) {
+  // The old daemon is paused, the admin unmounts and a new instance mounts at the same place
+  // (often getting the same device number back); then the old daemon ends.
+  pid_t old_daemon = daemon_->daemon_pid();
+  ASSERT_GT(old_daemon, 0);
+  // The monitor's readiness statfs (every 10 ms until the mount answers) must not be caught by
+  // the pause: it would keep the mount busy.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(kill(old_daemon, SIGSTOP), 0);
+  // umount(2) itself, as umount(8) would stat the paused mount and hang.
+  int unmounted = -1;
+  for (int i = 0; i < 100 && unmounted != 0; ++i) {
+    unmounted = umount2(mnt_.c_str(), 0);
+    if (unmounted != 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(unmounted, 0) << strerror(errno);
+  MountedDaemon successor(mnt_, {"store=store1:" + datastore_, "lock_root=" + locks_},
+                          dir_ / "successor.log");
+  ASSERT_TRUE(successor.mounted()) << successor.log();
+  ASSERT_EQ(kill(old_daemon, SIGCONT), 0);
+  EXPECT_TRUE(daemon_->wait_for_exit(std::chrono::seconds(10)).has_value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(is_fuse_mount(mnt_)) << "the old monitor unmounted its successor\n"
+                                   << daemon_->log();
+  int fd = open(node(kSnap1).c_str(), O_WRONLY);
+  EXPECT_GE(fd, 0) << strerror(errno);
+  EXPECT_FALSE(lock_free(lock_file(kSnap1)));
+  if (fd >= 0) close(fd);
+  EXPECT_EQ(successor.stop(), 0);
+}
+
+TEST_F(IntegrityTest, ALockRootRenamedAwayIsReplacedByTheOnePbsUses) {
+  int fd = open(node(kSnap1).c_str(), O_RDONLY);  // the lock tree exists and is in use
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ASSERT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+  ASSERT_EQ(rename(locks_.c_str(), (locks_ + ".old").c_str()), 0);
+  make_pbs_directory(locks_);
+  make_pbs_directory(locks_ + "/store1");
+  make_pbs_file(lock_file(kSnap1));
+  {
+    FlockHolder pbs(lock_file(kSnap1), LOCK_EX);  // where PBS looks now
+    EXPECT_EQ(child_open_errno(node(kSnap1), O_WRONLY | O_NONBLOCK), EWOULDBLOCK)
+        << "granted in a lock root PBS no longer uses";
+  }
+  fd = open(node(kSnap1).c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  EXPECT_FALSE(lock_free(lock_file(kSnap1)));
+  close(fd);
+  EXPECT_NE(daemon_->log().find("was replaced or removed"), std::string::npos) << daemon_->log();
+}
+
+TEST_F(IntegrityTest, ALockRootRemovedFailsLoudlyUntilItIsBack) {
+  int fd = open(node(kSnap1).c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ASSERT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+  std::filesystem::remove_all(locks_);
+  // The daemon (as backup) cannot recreate it in this root-owned scratch directory: it says so.
+  EXPECT_NE(child_open_errno(node(kSnap1), O_WRONLY | O_NONBLOCK), 0);
+  make_pbs_directory(locks_);  // recreated, as PBS does on its next lock
+  fd = open(node(kSnap1).c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0) << strerror(errno) << daemon_->log();
+  EXPECT_FALSE(lock_free(lock_file(kSnap1)));
+  close(fd);
+}
+
+}  // namespace
+}  // namespace pbs::test
