@@ -18,10 +18,9 @@ int flock_operation(LockMode mode) {
 // How often a non-blocking attempt reopens a file that other processes keep replacing.
 constexpr int kMaxReplacedRetries = 4;
 
-// The old-style lock: the object's datastore directory, flocked in the same mode.
-// Returns an invalid fd when there is nothing to lock (no marker, no such directory).
-Result<UniqueFd> take_datastore_dir_lock(const LockRoot& root, const LockRequest& request) {
-  if (request.datastore_path.empty() || !root.old_locking_active()) return UniqueFd();
+// The old-style lock of a group or snapshot: its datastore directory, flocked in the same mode.
+// Returns an invalid fd when there is nothing to lock (no such directory).
+Result<UniqueFd> take_old_style_lock(const LockRequest& request) {
   int base = ::open(request.datastore_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (base < 0) return sys_error("open datastore", request.datastore_path);
   UniqueFd base_fd(base);
@@ -36,7 +35,50 @@ Result<UniqueFd> take_datastore_dir_lock(const LockRoot& root, const LockRequest
   return std::move(dir.value());
 }
 
+// The old-style manifest lock (PBS before 3.3.5, and every PBS process while the marker
+// exists): `<root>/<store>/<snapshot's datastore dir>/<time>.index.json.lck`, e.g.
+// `store1/ns/a/vm/100/2024-01-01T00:00:00Z/2024-01-01T00:00:00Z.index.json.lck`, created and
+// checked by the same protocol as every lock file.
+Result<UniqueFd> take_old_manifest_lock(const LockRoot& root, const LockRequest& request) {
+  std::vector<std::string> dirs{request.object.store};
+  const std::string snapshot_dir = request.object.datastore_dir();
+  for (std::string_view rest = snapshot_dir; !rest.empty();) {
+    auto slash = rest.find('/');
+    dirs.emplace_back(rest.substr(0, slash));
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  }
+  const std::string name = request.object.time + kOldManifestLockSuffix;
+  const std::string absolute = old_style_lock_path(root, request.object, {});
+  for (int attempt = 0; attempt < kMaxReplacedRetries; ++attempt) {
+    auto dir = open_or_create_directories(root.fd(), dirs, root.owner());
+    if (!dir) return dir.error();
+    auto file = open_lock_file(dir->get(), name, root.owner(), true);
+    if (!file) return file.error();
+    if (flock(file->get(), flock_operation(request.mode) | LOCK_NB) != 0) {
+      return sys_error("lock old-style manifest lock file", absolute);
+    }
+    if (lock_file_at_path(file->get(), absolute)) return std::move(file.value());
+  }
+  return Error{EAGAIN, "lock file keeps being replaced: " + absolute};
+}
+
+// The lock that PBS processes use while the old-locking marker exists, taken besides the lock
+// file: nothing (an invalid fd) while the marker is absent.
+Result<UniqueFd> take_old_style_lock(const LockRoot& root, const LockRequest& request) {
+  if (!root.old_locking_active()) return UniqueFd();
+  if (request.object.kind == LockKind::kManifest) return take_old_manifest_lock(root, request);
+  if (request.datastore_path.empty()) return UniqueFd();
+  return take_old_style_lock(request);
+}
+
 }  // namespace
+
+std::string old_style_lock_path(const LockRoot& root, const LockObject& object,
+                                const std::string& datastore_path) {
+  if (object.kind != LockKind::kManifest) return datastore_path + "/" + object.datastore_dir();
+  return (root.path() == "/" ? "" : root.path()) + "/" + object.store + "/" +
+         object.datastore_dir() + "/" + object.time + kOldManifestLockSuffix;
+}
 
 std::string_view to_string(LockMode mode) {
   return mode == LockMode::kShared ? "shared" : "exclusive";
@@ -49,8 +91,8 @@ Result<void> Lock::convert(LockMode mode) {
     release();
     return error;
   }
-  if (datastore_dir_ && flock(datastore_dir_.get(), flock_operation(mode) | LOCK_NB) != 0) {
-    Error error = sys_error("convert datastore directory lock", path_.name);
+  if (old_style_ && flock(old_style_.get(), flock_operation(mode) | LOCK_NB) != 0) {
+    Error error = sys_error("convert old-style lock", path_.name);
     release();
     return error;
   }
@@ -74,7 +116,7 @@ Result<void> Lock::remove_file() {
 }
 
 void Lock::release() {
-  datastore_dir_.reset();
+  old_style_.reset();
   file_.reset();
 }
 
@@ -118,7 +160,7 @@ Result<Lock> PendingLock::try_take() {
       root_->refresh();
       continue;
     }
-    auto dir_lock = take_datastore_dir_lock(*root_, request_);
+    auto dir_lock = take_old_style_lock(*root_, request_);
     if (!dir_lock) {
       // Keep the file open (closing would wake watchers), but do not hold it half-locked.
       flock(file_.get(), LOCK_UN);
@@ -129,7 +171,7 @@ Result<Lock> PendingLock::try_take() {
     lock.path_ = path_;
     lock.file_ = std::move(file_);
     dir_.reset();
-    lock.datastore_dir_ = std::move(dir_lock.value());
+    lock.old_style_ = std::move(dir_lock.value());
     lock.mode_ = request_.mode;
     return lock;
   }

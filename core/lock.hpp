@@ -12,6 +12,9 @@
 namespace pbs {
 
 enum class LockMode { kShared, kExclusive };
+
+/// The old-style manifest lock file's name after the snapshot time: `<time>.index.json.lck`.
+inline constexpr const char* kOldManifestLockSuffix = ".index.json.lck";
 std::string_view to_string(LockMode mode);
 
 /// What to lock and how.
@@ -49,7 +52,9 @@ class Lock {
   const LockRoot* root_ = nullptr;
   LockPath path_;
   UniqueFd file_;
-  UniqueFd datastore_dir_;  ///< the old-style directory lock, while the marker exists
+  /// The old-style lock while the marker exists: the datastore directory (group, snapshot) or
+  /// the old manifest lock file (manifest).
+  UniqueFd old_style_;
   LockMode mode_ = LockMode::kShared;
 };
 
@@ -82,6 +87,12 @@ class PendingLock {
   UniqueFd file_;
   unsigned generation_ = 0;
 };
+
+/// Where the old-style lock of `object` is (what PBS processes lock while the old-locking
+/// marker exists): the object's directory in the datastore at `datastore_path`, or for a
+/// manifest `<root>/<store>/<snapshot dir>/<time>.index.json.lck`. Absolute; for inspection.
+std::string old_style_lock_path(const LockRoot& root, const LockObject& object,
+                                const std::string& datastore_path);
 
 /// One non-blocking attempt to take the lock: EWOULDBLOCK when it is busy.
 Result<Lock> try_lock(const LockRoot& root, LockRequest request);

@@ -110,11 +110,15 @@ Result<std::vector<std::string>> list_lock_child_namespaces(const LockRoot& root
   }
   auto entries = read_directory(dir->get());
   if (!entries) return entries.error();
+  const bool old_locking = root.old_locking_active();
   std::string prefix = ns.is_root() ? "" : ns.join(':') + ":";
   std::vector<std::string> out;
   for (const auto& entry : *entries) {
     if (entry.type != S_IFDIR || !entry.name.starts_with(prefix) || entry.name == "hashed")
       continue;
+    // While the old-locking marker exists PBS keeps manifest locks in `<store>/[ns/a/]vm/…`:
+    // those directories are not namespaces.
+    if (old_locking && (entry.name == "ns" || parse_backup_type(entry.name))) continue;
     std::string rest = entry.name.substr(prefix.size());
     std::string child = rest.substr(0, rest.find(':'));
     if (!ns.child(child).ok()) continue;

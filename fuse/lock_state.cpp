@@ -58,7 +58,22 @@ NodeLockState node_lock_state(Filesystem& fs, const Node& node, bool holders_onl
   }
   state.mount_waiters = fs.locks->waiter_count(path.relative());
 
-  if (holders_only && !fs.proc_locks.others_lock_on(fs.root->device())) return state;
+  const bool old_locking = fs.root->old_locking_active();
+  if (old_locking) {
+    // Old PBS processes lock the datastore directory (or the old manifest lock file) instead.
+    struct stat target {};
+    std::string old_style =
+        old_style_lock_path(*fs.root, object, fs.tree->datastore_path(node.store));
+    if (stat(old_style.c_str(), &target) == 0) {
+      auto direct = direct_holders(*fs.proc_locks.current(), target.st_dev, target.st_ino,
+                                   getpid(), &state.direct_waiters);
+      if (!direct.empty()) match_tasks(direct, read_active_tasks(fs.options.tasks_file), object);
+      state.holders.insert(state.holders.end(), direct.begin(), direct.end());
+    }
+  }
+  if (holders_only && !old_locking && !fs.proc_locks.others_lock_on(fs.root->device())) {
+    return state;
+  }
   struct stat file {};
   auto dir = fs.root->open_directory(path, false);
   state.lock_file_exists =

@@ -306,5 +306,52 @@ TEST_F(IntegrityTest, ALockRootRemovedFailsLoudlyUntilItIsBack) {
   close(fd);
 }
 
+TEST_F(IntegrityTest, OldLockingManifestNodeTakesPbsOldManifestLock) {
+  write_file(marker_, "");
+  const std::string manifest = node("vm/100/.2024-01-01T00:00:00Z.manifest");
+  // PBS's old manifest lock path (backup_info.rs, lock_manifest with OLD_LOCKING).
+  const std::string old_manifest =
+      locks_ + "/store1/vm/100/2024-01-01T00:00:00Z/2024-01-01T00:00:00Z.index.json.lck";
+  const std::string snapshot_dir = datastore_ + "/" + kSnap1;
+  int fd = open(manifest.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  EXPECT_FALSE(lock_free(old_manifest, LOCK_SH)) << "PBS's manifest lock is not excluded";
+  EXPECT_TRUE(lock_free(snapshot_dir, LOCK_SH)) << "PBS's readers are refused";
+  struct stat st {};
+  ASSERT_EQ(stat(old_manifest.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 34u);
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+  ASSERT_EQ(stat((locks_ + "/store1/vm/100/2024-01-01T00:00:00Z").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 34u);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  close(fd);
+  ASSERT_TRUE(eventually([&] { return lock_free(old_manifest); }));
+  {
+    FlockHolder pbs(old_manifest, LOCK_EX);
+    EXPECT_EQ(child_open_errno(manifest, O_WRONLY | O_NONBLOCK), EWOULDBLOCK);
+  }
+  // The old-style directories are not namespaces.
+  std::set<std::string> top;
+  for (auto& e : std::filesystem::directory_iterator(node("")))
+    top.insert(e.path().filename());
+  EXPECT_EQ(top, (std::set<std::string>{"ct", "ns", "vm"}));
+}
+
+TEST_F(IntegrityTest, OldLockingDirectoryHoldersShowInTheNodesState) {
+  int fd = open(node(kSnap1).c_str(), O_RDONLY);  // the lock file exists
+  ASSERT_GE(fd, 0);
+  close(fd);
+  write_file(marker_, "");
+  FlockHolder old_pbs(datastore_ + "/" + kSnap1, LOCK_EX);  // an old PBS process's lock
+  char value[64] = {};
+  ssize_t n = getxattr(node(kSnap1).c_str(), "user.pbs.state", value, sizeof value - 1);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(value, static_cast<std::size_t>(n)), "exclusive");
+  struct stat st {};
+  ASSERT_EQ(stat(node(kSnap1).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0220u);  // --w--w----
+  EXPECT_EQ(child_open_errno(node(kSnap1), O_RDONLY | O_NONBLOCK), EWOULDBLOCK);
+}
+
 }  // namespace
 }  // namespace pbs::test
