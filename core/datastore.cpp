@@ -57,11 +57,16 @@ Result<std::vector<std::string>> Datastore::snapshot_times(const Namespace& ns,
                         [](const std::string& name) { return check_snapshot_time(name).ok(); });
 }
 
-bool Datastore::has_directory(const std::string& relative) const {
+Result<bool> Datastore::has_directory(const std::string& relative) const {
   int base = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (base < 0) return false;
+  if (base < 0) {
+    if (is_resource_shortage(errno)) return sys_error("open datastore", path_);
+    return false;
+  }
   UniqueFd base_fd(base);
-  return open_beneath(base, relative, O_PATH | O_DIRECTORY).ok();
+  auto dir = open_beneath(base, relative, O_PATH | O_DIRECTORY);
+  if (!dir && is_resource_shortage(dir.error().code)) return dir.error();
+  return dir.ok();
 }
 
 }  // namespace pbs

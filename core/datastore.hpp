@@ -31,7 +31,9 @@ class Datastore {
 
   /// Whether `relative` (e.g. `ns/a/vm/100`) is a directory of the datastore, reached without
   /// following a symlink.
-  bool has_directory(const std::string& relative) const;
+  /// Whether the directory exists (never through a symlink); an error only when the answer is
+  /// unknown because descriptors or memory ran out.
+  Result<bool> has_directory(const std::string& relative) const;
 
   /// `relative` joined to a namespace's datastore path: ("ns/a", "vm") -> "ns/a/vm".
   static std::string join(const std::string& parent, const std::string& child);

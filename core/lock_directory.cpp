@@ -63,14 +63,14 @@ Result<std::vector<LockObject>> list_lock_files(const LockRoot& root, const std:
   return lock_files_in(dir->get(), store, ns);
 }
 
-std::shared_ptr<const std::vector<LockObject>> LockFileListingCache::list(const LockRoot& root,
-                                                                          const std::string& store,
-                                                                          const Namespace& ns) {
+Result<std::shared_ptr<const std::vector<LockObject>>> LockFileListingCache::list(
+    const LockRoot& root, const std::string& store, const Namespace& ns) {
   static const auto empty = std::make_shared<const std::vector<LockObject>>();
   const std::string relative = ns_lock_dir(store, ns);
   auto dir = open_beneath(root.fd(), relative, O_RDONLY | O_DIRECTORY);
   struct stat st {};
   if (!dir || fstat(dir->get(), &st) != 0) {
+    if (!dir && is_resource_shortage(dir.error().code)) return dir.error();
     std::lock_guard lock(mutex_);
     entries_.erase(relative);
     return empty;
@@ -85,7 +85,10 @@ std::shared_ptr<const std::vector<LockObject>> LockFileListingCache::list(const 
     }
   }
   auto objects = lock_files_in(dir->get(), store, ns);
-  if (!objects) return empty;
+  if (!objects) {
+    if (is_resource_shortage(objects.error().code)) return objects.error();
+    return empty;
+  }
   auto shared = std::make_shared<const std::vector<LockObject>>(std::move(*objects));
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
@@ -127,10 +130,13 @@ Result<std::vector<std::string>> list_lock_child_namespaces(const LockRoot& root
   return out;
 }
 
-bool lock_file_exists(const LockRoot& root, const LockObject& object) {
+Result<bool> lock_file_exists(const LockRoot& root, const LockObject& object) {
   auto path = object.lock_path();
   auto dir = root.open_directory(path, false);
-  if (!dir) return false;
+  if (!dir) {
+    if (is_resource_shortage(dir.error().code)) return dir.error();
+    return false;
+  }
   struct stat st {};
   return fstatat(dir->get(), path.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
          S_ISREG(st.st_mode);

@@ -33,9 +33,10 @@ Result<std::vector<LockObject>> list_lock_files(const LockRoot& root, const std:
 /// timestamp may not yet tell two changes apart).
 class LockFileListingCache {
  public:
-  std::shared_ptr<const std::vector<LockObject>> list(const LockRoot& root,
-                                                      const std::string& store,
-                                                      const Namespace& ns);
+  /// An error only when descriptors or memory ran out (a missing directory is an empty list).
+  Result<std::shared_ptr<const std::vector<LockObject>>> list(const LockRoot& root,
+                                                              const std::string& store,
+                                                              const Namespace& ns);
 
  private:
   struct Entry {
@@ -53,8 +54,9 @@ Result<std::vector<std::string>> list_lock_child_namespaces(const LockRoot& root
                                                             const std::string& store,
                                                             const Namespace& ns);
 
-/// Whether the lock file of `object` exists (never through a symlink).
-bool lock_file_exists(const LockRoot& root, const LockObject& object);
+/// Whether the lock file of `object` exists (never through a symlink); an error only when the
+/// answer is unknown because descriptors or memory ran out.
+Result<bool> lock_file_exists(const LockRoot& root, const LockObject& object);
 
 /// Whether the namespace `ns` has a lock directory (or a deeper one below it).
 bool lock_namespace_exists(const LockRoot& root, const std::string& store, const Namespace& ns);

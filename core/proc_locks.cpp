@@ -1,7 +1,10 @@
 // /proc/locks and /proc/<pid> reading; see proc_locks.hpp.
 #include "proc_locks.hpp"
 
+#include "unique_fd.hpp"
+
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -67,11 +70,18 @@ std::vector<ProcLock> parse_proc_locks(std::string_view text) {
 }
 
 Result<std::vector<ProcLock>> read_proc_locks() {
-  std::ifstream in("/proc/locks");
-  if (!in) return sys_error("read", "/proc/locks");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_proc_locks(text.str());
+  UniqueFd file(::open("/proc/locks", O_RDONLY | O_CLOEXEC));
+  if (!file) return sys_error("open", "/proc/locks");
+  std::string text;
+  char buffer[16384];
+  for (;;) {
+    ssize_t n = ::read(file.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return sys_error("read", "/proc/locks");
+    if (n == 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  return parse_proc_locks(text);
 }
 
 std::vector<pid_t> processes_sharing_lock(dev_t device, ino_t inode) {

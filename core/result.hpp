@@ -15,6 +15,12 @@ struct Error {
   std::string message;
 };
 
+/// Whether `code` says the system (or this process) ran out of something (descriptors, memory):
+/// such a failure says nothing about whether a file exists and must reach the caller as it is.
+inline bool is_resource_shortage(int code) {
+  return code == EMFILE || code == ENFILE || code == ENOMEM || code == ENOBUFS;
+}
+
 /// Builds an Error from the errno of a failed system call, e.g. sys_error("open", path).
 Error sys_error(const std::string& what, const std::string& object, int code = errno);
 

@@ -17,6 +17,7 @@
 #include "lock_state.hpp"
 #include "mount_tree.hpp"
 #include "options.hpp"
+#include "resource_shortage.hpp"
 
 namespace pbs::fs {
 
@@ -30,6 +31,7 @@ struct Filesystem {
   std::unique_ptr<LockManager> locks;
   std::unique_ptr<MountTree> tree;
   ProcLocksSnapshot proc_locks;
+  ResourceShortage shortage;
   fuse_session* session = nullptr;
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
 

@@ -28,11 +28,13 @@ std::string MountTree::datastore_path(const std::string& store) {
   return found ? found->path() : std::string();
 }
 
-std::vector<LockObject> MountTree::locked_objects(const Node& ns_root) {
+Result<std::vector<LockObject>> MountTree::locked_objects(const Node& ns_root) {
   // A lock root renamed or removed under us: list the one PBS uses now (checked at most every
   // 100 ms; a lock attempt checks every time its file is not where PBS would look).
   root_.refresh(std::chrono::milliseconds(100));
-  std::vector<LockObject> out = *lock_files_.list(root_, ns_root.store, ns_root.ns);
+  auto listed = lock_files_.list(root_, ns_root.store, ns_root.ns);
+  if (!listed) return listed.error();
+  std::vector<LockObject> out = **listed;
   auto held = held_(ns_root.store, ns_root.ns);
   out.insert(out.end(), held.begin(), held.end());
   return out;
@@ -50,7 +52,7 @@ std::vector<std::string> MountTree::child_namespaces(const Node& ns_root) {
   return {names.begin(), names.end()};
 }
 
-bool MountTree::exists(const Node& node) {
+Result<bool> MountTree::exists(const Node& node) {
   if (node.kind == NodeKind::kRoot || node.kind == NodeKind::kStatusFile) return true;
   auto store = stores_.find(node.store);
   if (!store) return false;
@@ -60,9 +62,11 @@ bool MountTree::exists(const Node& node) {
       return true;
     case NodeKind::kNamespaceList:
       return !child_namespaces(ns_root).empty();
-    case NodeKind::kNamespace:
-      return store->has_directory(node.ns.datastore_path()) ||
-             lock_namespace_exists(root_, node.store, node.ns);
+    case NodeKind::kNamespace: {
+      auto on_disk = store->has_directory(node.ns.datastore_path());
+      if (!on_disk) return on_disk.error();
+      return *on_disk || lock_namespace_exists(root_, node.store, node.ns);
+    }
     default:
       break;
   }
@@ -72,14 +76,21 @@ bool MountTree::exists(const Node& node) {
   if (node.is_lock()) {
     LockObject object = node.lock_object();
     std::string dir = node.kind == NodeKind::kGroupLock ? group_dir : group_dir + "/" + node.time;
-    if (store->has_directory(dir) || lock_file_exists(root_, object)) return true;
+    auto on_disk = store->has_directory(dir);
+    if (!on_disk) return on_disk.error();
+    if (*on_disk) return true;
+    auto lock_file = lock_file_exists(root_, object);
+    if (!lock_file) return lock_file.error();
+    if (*lock_file) return true;
     auto held = held_(node.store, node.ns);
     return std::find(held.begin(), held.end(), object) != held.end();
   }
-  if (node.kind == NodeKind::kType && store->has_directory(type_dir)) return true;
-  if (node.kind == NodeKind::kGroup && store->has_directory(group_dir)) return true;
+  auto on_disk = store->has_directory(node.kind == NodeKind::kType ? type_dir : group_dir);
+  if (!on_disk) return on_disk.error();
+  if (*on_disk) return true;
   auto known = locked_objects(ns_root);
-  return std::any_of(known.begin(), known.end(), [&](const LockObject& o) {
+  if (!known) return known.error();
+  return std::any_of(known->begin(), known->end(), [&](const LockObject& o) {
     return node.kind == NodeKind::kType ? o.group.type == node.type : same_group(o, node);
   });
 }
@@ -138,7 +149,10 @@ Result<Node> MountTree::child(const Node& parent, std::string_view name) {
     default:
       return Error{ENOTDIR, "not a directory"};
   }
-  if (!valid || !exists(node)) return Error{ENOENT, "no such node"};
+  if (!valid) return Error{ENOENT, "no such node"};
+  auto found = exists(node);
+  if (!found) return found.error();
+  if (!*found) return Error{ENOENT, "no such node"};
   return node;
 }
 
@@ -165,8 +179,12 @@ Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node
         add("ns", NodeKind::kNamespaceList, [](Node&) {});
       }
       std::set<BackupType> types;
-      if (auto on_disk = store->types(dir.ns)) types.insert(on_disk->begin(), on_disk->end());
-      for (const auto& o : locked_objects(dir))
+      auto on_disk = store->types(dir.ns);
+      if (!on_disk && is_resource_shortage(on_disk.error().code)) return on_disk.error();
+      if (on_disk) types.insert(on_disk->begin(), on_disk->end());
+      auto locked = locked_objects(dir);
+      if (!locked) return locked.error();
+      for (const auto& o : *locked)
         types.insert(o.group.type);
       for (BackupType t : types)
         add(std::string(to_string(t)), NodeKind::kType, [&](Node& n) { n.type = t; });
@@ -181,9 +199,12 @@ Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node
       auto store = stores_.find(dir.store);
       if (!store) return Error{ENOENT, "datastore gone"};
       std::set<std::string> ids;
-      if (auto on_disk = store->group_ids(dir.ns, dir.type))
-        ids.insert(on_disk->begin(), on_disk->end());
-      for (const auto& o : locked_objects(dir)) {
+      auto on_disk = store->group_ids(dir.ns, dir.type);
+      if (!on_disk && is_resource_shortage(on_disk.error().code)) return on_disk.error();
+      if (on_disk) ids.insert(on_disk->begin(), on_disk->end());
+      auto locked = locked_objects(dir);
+      if (!locked) return locked.error();
+      for (const auto& o : *locked) {
         if (o.group.type == dir.type) ids.insert(o.group.id);
       }
       for (const auto& id : ids)
@@ -195,11 +216,15 @@ Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node
       if (!store) return Error{ENOENT, "datastore gone"};
       add(".lock", NodeKind::kGroupLock, [](Node&) {});
       std::set<std::string> snapshots, manifests;
-      if (auto on_disk = store->snapshot_times(dir.ns, dir.group())) {
+      auto on_disk = store->snapshot_times(dir.ns, dir.group());
+      if (!on_disk && is_resource_shortage(on_disk.error().code)) return on_disk.error();
+      if (on_disk) {
         snapshots.insert(on_disk->begin(), on_disk->end());
         manifests.insert(on_disk->begin(), on_disk->end());
       }
-      for (const auto& o : locked_objects(dir)) {
+      auto locked = locked_objects(dir);
+      if (!locked) return locked.error();
+      for (const auto& o : *locked) {
         if (!same_group(o, dir)) continue;
         if (o.kind == LockKind::kSnapshot) snapshots.insert(o.time);
         if (o.kind == LockKind::kManifest) manifests.insert(o.time);

@@ -28,14 +28,15 @@ class MountTree {
   Result<Node> child(const Node& parent, std::string_view name);
   /// The entries of the directory `dir`, sorted by name.
   Result<std::vector<std::pair<std::string, Node>>> children(const Node& dir);
-  /// Whether `node` exists now.
-  bool exists(const Node& node);
+  /// Whether `node` exists now; an error (EMFILE, ENFILE, ENOMEM) when that cannot be known:
+  /// a node never vanishes because the daemon ran out of descriptors.
+  Result<bool> exists(const Node& node);
   /// The datastore base path of `store` (empty when it is not configured).
   std::string datastore_path(const std::string& store);
 
  private:
   /// The objects with a lock file in one namespace, plus those held through the mount.
-  std::vector<LockObject> locked_objects(const Node& namespace_root);
+  Result<std::vector<LockObject>> locked_objects(const Node& namespace_root);
   std::vector<std::string> child_namespaces(const Node& namespace_root);
 
   DatastoreRegistry& stores_;

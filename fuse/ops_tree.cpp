@@ -69,7 +69,9 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Caller caller = Caller::of(req);
   if (refuse_unless(fs.access.may_list(caller), req, caller, "lookup", dir->key())) return;
   auto child = fs.tree->child(*dir, name);
-  if (!child) return (void)fuse_reply_err(req, child.error().code);
+  if (!child) {
+    return (void)fuse_reply_err(req, fs.shortage.answer(child.error(), "lookup of " + dir->key() + "/" + name));
+  }
   fuse_entry_param entry{};
   entry.ino = fs.inodes.remember(parent, *child);
   entry.attr = node_attributes(fs, *child, entry.ino);
@@ -110,7 +112,9 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Caller caller = Caller::of(req);
   if (refuse_unless(fs.access.may_list(caller), req, caller, "listing", node->key())) return;
   auto children = fs.tree->children(*node);
-  if (!children) return (void)fuse_reply_err(req, children.error().code);
+  if (!children) {
+    return (void)fuse_reply_err(req, fs.shortage.answer(children.error(), "listing of " + node->key()));
+  }
   auto* handle = new DirHandle{std::move(children.value())};
   {
     std::lock_guard lock(g_open_directories_mutex);

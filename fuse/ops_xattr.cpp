@@ -42,7 +42,9 @@ std::optional<std::string> attribute(Filesystem& fs, const Node& node, std::stri
     // The lock file outlived its datastore object (a prune without cleanup, a removed store).
     LockObject object = node.lock_object();
     auto store = fs.stores->find(node.store);
-    bool object_exists = store && store->has_directory(object.datastore_dir());
+    auto on_disk = store ? store->has_directory(object.datastore_dir()) : Result<bool>(false);
+    if (!on_disk) return std::nullopt;  // unknown (out of descriptors): no answer rather than a wrong one
+    bool object_exists = *on_disk;
     return std::string(state.lock_file_exists && !object_exists ? "yes" : "no");
   }
   return std::nullopt;

@@ -13,7 +13,9 @@ std::string node_status_text(Filesystem& fs, const Node& node) {
         << "lock root: " << fs.root->path() << "\n"
         << "open handles: " << fs.locks->total_handles() << "\n"
         << "waiting: " << fs.locks->total_waiters() << "\n"
-        << "inodes: " << fs.inodes.size() << "\n";
+        << "inodes: " << fs.inodes.size() << "\n"
+        << "out of descriptors or memory: " << fs.shortage.count() << " request(s)\n"
+        << "lock root replaced: " << fs.root->replacements() << " time(s)\n";
     return out.str();
   }
   NodeLockState state = node_lock_state(fs, node);

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -351,6 +352,42 @@ TEST_F(IntegrityTest, OldLockingDirectoryHoldersShowInTheNodesState) {
   ASSERT_EQ(stat(node(kSnap1).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0220u);  // --w--w----
   EXPECT_EQ(child_open_errno(node(kSnap1), O_RDONLY | O_NONBLOCK), EWOULDBLOCK);
+}
+
+TEST_F(IntegrityTest, OutOfDescriptorsIsEmfileNeverAMissingNode) {
+  const pid_t daemon = daemon_->daemon_pid();
+  ASSERT_GT(daemon, 0);
+  auto open_descriptors = [&] {
+    std::size_t n = 0;
+    for ([[maybe_unused]] auto& e :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(daemon) + "/fd"))
+      ++n;
+    return n;
+  };
+  // Only the daemon's own user may change its soft limit (this sandbox has no
+  // CAP_SYS_RESOURCE): a child as backup does it, leaving the hard limit alone.
+  auto set_soft_limit = [&](rlim_t soft) {
+    return child_errno(
+        [&] {
+          rlimit now{};
+          if (prlimit(daemon, RLIMIT_NOFILE, nullptr, &now) != 0) return errno;
+          now.rlim_cur = soft == 0 ? now.rlim_max : soft;
+          return prlimit(daemon, RLIMIT_NOFILE, &now, nullptr) == 0 ? 0 : errno;
+        },
+        34);
+  };
+  ASSERT_EQ(set_soft_limit(open_descriptors() - 2), 0);  // not one more descriptor
+  struct stat st {};
+  EXPECT_NE(lstat(node(kSnap2).c_str(), &st), 0);
+  EXPECT_EQ(errno, EMFILE) << "a node vanished because the daemon ran out of descriptors";
+  EXPECT_EQ(child_open_errno(node("vm/100/.lock"), O_RDONLY), EMFILE);
+  ASSERT_EQ(set_soft_limit(0), 0);
+  EXPECT_EQ(lstat(node(kSnap2).c_str(), &st), 0) << strerror(errno);
+  EXPECT_NE(daemon_->log().find("out of descriptors or memory"), std::string::npos)
+      << daemon_->log();
+  std::ifstream status(mnt_ + "/.pbs-lockfs");
+  std::string text((std::istreambuf_iterator<char>(status)), {});
+  EXPECT_EQ(text.find("out of descriptors or memory: 0 "), std::string::npos) << text;
 }
 
 }  // namespace
