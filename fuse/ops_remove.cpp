@@ -12,7 +12,7 @@ namespace {
 
 // Removes the lock files of `node` (a lock node or, for rmdir, a group's lock) under the
 // caller's own exclusive hold through the mount if it has one; EBUSY if anybody else holds it.
-int remove_locks(Filesystem& fs, const Node& node, const Caller& caller) {
+int remove_locks(Filesystem& fs, const Node& node, const Caller& caller, fuse_req_t req) {
   LockObject object = node.lock_object();
   std::string store_path = fs.tree->datastore_path(node.store);
   std::vector<LockRequest> requests =
@@ -46,12 +46,15 @@ int remove_locks(Filesystem& fs, const Node& node, const Caller& caller) {
       return EBUSY;
     }
   }
+  // A manifest held by PBS (notes, verify state) is waited for up to 5 s, as PBS's destroy does,
+  // on this worker; a signal to rm ends the wait with EINTR.
+  auto interrupted = [req] { return fuse_req_interrupted(req) != 0; };
   Result<void> removed;
   if (own) {
     std::lock_guard hold(own->mutex);
-    removed = remove_lock_files(*fs.root, requests, &own->lock);
+    removed = remove_lock_files(*fs.root, requests, &own->lock, interrupted);
   } else {
-    removed = remove_lock_files(*fs.root, requests);
+    removed = remove_lock_files(*fs.root, requests, nullptr, interrupted);
   }
   if (!removed) {
     spdlog::info("remove {} refused to {}: {}", object.describe(), caller.describe(),
@@ -77,7 +80,7 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (!node) return (void)fuse_reply_err(req, node.error().code);
   if (node->is_directory()) return (void)fuse_reply_err(req, EISDIR);
   if (!node->is_lock()) return (void)fuse_reply_err(req, EPERM);
-  fuse_reply_err(req, remove_locks(fs, *node, caller));
+  fuse_reply_err(req, remove_locks(fs, *node, caller, req));
 }
 
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -105,7 +108,7 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   }
   Node group_lock = *node;
   group_lock.kind = NodeKind::kGroupLock;
-  fuse_reply_err(req, remove_locks(fs, group_lock, caller));
+  fuse_reply_err(req, remove_locks(fs, group_lock, caller, req));
 }
 
 }  // namespace pbs::fs

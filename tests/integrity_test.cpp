@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <functional>
 #include <string>
@@ -388,6 +389,26 @@ TEST_F(IntegrityTest, OutOfDescriptorsIsEmfileNeverAMissingNode) {
   std::ifstream status(mnt_ + "/.pbs-lockfs");
   std::string text((std::istreambuf_iterator<char>(status)), {});
   EXPECT_EQ(text.find("out of descriptors or memory: 0 "), std::string::npos) << text;
+}
+
+TEST_F(IntegrityTest, RemovingASnapshotWaitsForItsManifestLikePbsDestroys) {
+  const std::string manifest = lock_file(kSnap1, "", true);
+  int fd = open(node("vm/100/.2024-01-01T00:00:00Z.manifest").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);  // creates the manifest lock file
+  close(fd);
+  ASSERT_TRUE(eventually([&] { return lock_free(manifest); }));
+  auto pbs = std::make_unique<FlockHolder>(manifest, LOCK_EX);  // PBS updating the notes
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    pbs.reset();
+  });
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(unlink(node(kSnap1).c_str()), 0) << strerror(errno);
+  auto waited = std::chrono::steady_clock::now() - started;
+  release.join();
+  EXPECT_GE(waited, std::chrono::milliseconds(600));
+  EXPECT_FALSE(exists(manifest));
+  EXPECT_FALSE(exists(lock_file(kSnap1)));
 }
 
 }  // namespace
