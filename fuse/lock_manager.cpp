@@ -45,6 +45,10 @@ namespace {
 
 constexpr std::chrono::milliseconds kFirstBackoff{1};
 constexpr std::chrono::milliseconds kMaxBackoff{100};
+// How long a process's own conflicting hold may linger before its wait is called a deadlock:
+// the RELEASE of a handle it just closed usually arrives within microseconds, rarely in a few
+// milliseconds (spec/fuse-notes: p99 45-135 us).
+constexpr std::chrono::milliseconds kSelfDeadlockGrace{250};
 
 }  // namespace
 
@@ -146,22 +150,38 @@ void LockManager::open(fuse_req_t req, const fuse_file_info& fi, std::shared_ptr
   enqueue(new_waiter(req, fi, std::move(handle), mode, true));
 }
 
-bool LockManager::waits_for_itself(const std::string& key, const OpenHandle* own, pid_t waiter,
-                                   LockMode mode) const {
-  std::vector<std::shared_ptr<OpenHandle>> holders = handles(key);
-  for (const auto& h : holders) {
+std::shared_ptr<OpenHandle> LockManager::held_by_itself(const std::string& key,
+                                                        const OpenHandle* own, pid_t waiter,
+                                                        LockMode mode) const {
+  for (auto& h : handles(key)) {
     if (h.get() == own || !h->holds()) continue;
     if (mode == LockMode::kShared && h->held_mode() == LockMode::kShared) continue;
-    if (h->opener.is_same_or_ancestor_of(waiter)) {
-      spdlog::warn("lock {} ({}) refused to pid {}: EDEADLK (held {} through the mount by {} {}, "
-                   "which the wait would never end)",
-                   h->request.object.describe(), to_string(mode), waiter,
-                   to_string(h->held_mode()), h->opener.pid() == waiter ? "itself, pid" : "its ancestor, pid",
-                   h->opener.pid());
+    if (h->opener.is_same_or_ancestor_of(waiter)) return h;
+  }
+  return nullptr;
+}
+
+bool LockManager::waits_for_itself(const std::string& key, const OpenHandle* own, pid_t waiter,
+                                   LockMode mode) const {
+  // A close() reaches us as an asynchronous RELEASE a moment later: a process that closes and
+  // reopens at once still seems to hold. Only a hold of its own that stays is a deadlock.
+  const auto deadline = Clock::now() + kSelfDeadlockGrace;
+  std::chrono::microseconds pause{50};
+  for (;;) {
+    auto culprit = held_by_itself(key, own, waiter, mode);
+    if (!culprit) return false;
+    if (Clock::now() >= deadline) {
+      spdlog::warn("lock {} ({}) refused to pid {}: EDEADLK (held {} through the mount by {} "
+                   "{}; the wait could never end)",
+                   culprit->request.object.describe(), to_string(mode), waiter,
+                   to_string(culprit->held_mode()),
+                   culprit->opener.pid() == waiter ? "itself, pid" : "its ancestor, pid",
+                   culprit->opener.pid());
       return true;
     }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(10000));
   }
-  return false;
 }
 
 std::unique_ptr<LockManager::Waiter> LockManager::new_waiter(fuse_req_t req,

@@ -81,6 +81,10 @@ class LockManager {
   /// handle other than `own` held through the mount in a conflicting mode by such a process.
   bool waits_for_itself(const std::string& key, const OpenHandle* own, pid_t waiter,
                         LockMode mode) const;
+  /// A handle other than `own` that `waiter` (or an ancestor) holds in a mode conflicting with
+  /// `mode`, or nothing.
+  std::shared_ptr<OpenHandle> held_by_itself(const std::string& key, const OpenHandle* own,
+                                             pid_t waiter, LockMode mode) const;
   /// A queued request; `is_open` answers with fuse_reply_open, otherwise (flock) with 0.
   std::unique_ptr<Waiter> new_waiter(fuse_req_t req, const fuse_file_info& fi,
                                      std::shared_ptr<OpenHandle> handle, LockMode mode,

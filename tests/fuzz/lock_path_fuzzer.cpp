@@ -6,6 +6,7 @@
 // whose first byte's low bit asks for the manifest lock. The whole input is also escaped.
 #include <openssl/sha.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
