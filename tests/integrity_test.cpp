@@ -127,6 +127,30 @@ TEST_F(IntegrityTest, RmUnderTheCallersOwnExclusiveHoldStillWorks) {
   EXPECT_FALSE(exists(lock_file(kSnap1)));
 }
 
+// The stress test's last events for a lock, once reported as "still held": a shared hold
+// converted to exclusive with flock(2), the lock files removed under that hold, the handle
+// released. Nothing is held afterwards, the daemon keeps no handle, and the next open locks a
+// new lock file where PBS looks.
+TEST_F(IntegrityTest, ConvertRemoveUnderOwnHoldAndReleaseLeavesNothingBehind) {
+  EXPECT_EQ(child_errno([&] {
+              int fd = open(node(kSnap1).c_str(), O_RDONLY);
+              if (fd < 0) return 1000 + errno;
+              if (flock(fd, LOCK_EX) != 0) return 2000 + errno;
+              if (unlink(node(kSnap1).c_str()) != 0) return 3000 + errno;
+              return 0;  // exits: the handle is released
+            }),
+            0);
+  EXPECT_FALSE(exists(lock_file(kSnap1)));
+  EXPECT_TRUE(eventually([&] {
+    std::ifstream in(mnt_ + "/.pbs-lockfs");
+    std::string status((std::istreambuf_iterator<char>(in)), {});
+    return status.find("open handles: 0\n") != std::string::npos;
+  }));
+  NodeHolder next(node(kSnap1), O_WRONLY | O_NONBLOCK);
+  EXPECT_EQ(next.error(), 0);
+  EXPECT_FALSE(lock_free(lock_file(kSnap1)));
+}
+
 TEST_F(IntegrityTest, PosixLocksOnANodeAreRefusedWithEnolck) {
   EXPECT_EQ(child_errno([&] {
               int fd = open(node(kSnap1).c_str(), O_RDWR);
