@@ -47,8 +47,22 @@ for page in pbs-lockfs.8 pbs-lockctl.1 mount.pbs-lockfs.8 mount.fuse.pbs-lockfs.
   man -w "${page%.*}" >/dev/null 2>&1 || fail "man page $page is not installed"
 done
 [[ -z $(dpkg --verify pbs-lockfs) ]] || fail "dpkg --verify: $(dpkg --verify pbs-lockfs)"
-/usr/sbin/pbs-lockfs --version | grep -q "^pbs-lockfs $(dpkg-query -W -f='${Version}' pbs-lockfs)$" ||
-  fail "pbs-lockfs --version does not match the package version"
+version=$(dpkg-query -W -f='${Version}' pbs-lockfs)
+/usr/sbin/pbs-lockfs --version | grep -q "^pbs-lockfs ${version%%+*}$" ||
+  fail "pbs-lockfs --version does not match the package version $version"
+# One build per Debian release: its version says which, and it depends on that release's libfuse.
+. /etc/os-release
+release=${VERSION_ID%%.*}
+[[ $version == *+deb$release ]] || fail "version $version is not marked +deb$release"
+depends=$(dpkg-query -W -f='${Depends}' pbs-lockfs)
+case $release in
+12) [[ $depends == *libfuse3-3* ]] || fail "Depends lacks libfuse3-3: $depends" ;;
+13) [[ $depends == *libfuse3-4* ]] || fail "Depends lacks libfuse3-4: $depends" ;;
+esac
+# The postinst enables the unit (debhelper found it): the wants link exists even without a
+# running systemd.
+[[ -L /etc/systemd/system/multi-user.target.wants/pbs-lockfs.service ]] ||
+  fail "the postinst did not enable pbs-lockfs.service"
 systemd-analyze verify /lib/systemd/system/pbs-lockfs.service || fail "systemd-analyze verify"
 
 step "the unit's command lines mount /run/pbs-locks"
