@@ -17,8 +17,7 @@ namespace pbs {
 /// A busy manifest lock is waited for as PBS's destroy does (up to kManifestWait), unless
 /// `interrupted` says the caller gave up (then EINTR).
 Result<void> remove_lock_files(const LockRoot& root, const std::vector<LockRequest>& objects,
-                               Lock* held = nullptr,
-                               const std::function<bool()>& interrupted = {});
+                               Lock* held = nullptr, const std::function<bool()>& interrupted = {});
 
 /// How long PBS waits for a manifest lock (`lock_manifest`, 5 s) before giving up.
 inline constexpr std::chrono::seconds kManifestWait{5};

@@ -96,9 +96,10 @@ bool LockRoot::refresh(std::chrono::milliseconds at_most_every) const {
   }
   auto dir = open_root_directory(path_, owner_);
   if (!dir || fstat(dir->get(), &st) != 0) {
-    spdlog::error("lock root {} was removed or replaced, and cannot be opened again ({}): every "
-                  "lock attempt fails until it can",
-                  path_, dir ? std::string("stat failed") : dir.error().message);
+    spdlog::error(
+        "lock root {} was removed or replaced, and cannot be opened again ({}): every "
+        "lock attempt fails until it can",
+        path_, dir ? std::string("stat failed") : dir.error().message);
     return false;
   }
   if (st.st_dev == c.device.load() && st.st_ino == c.inode.load()) return false;
@@ -107,9 +108,10 @@ bool LockRoot::refresh(std::chrono::milliseconds at_most_every) const {
   c.fd = dir->get();
   c.owned.push_back(std::move(dir.value()));
   ++c.replacements;
-  spdlog::warn("lock root {} was replaced or removed: locking where PBS locks, in the directory "
-               "now at that path; locks held in the old one stay held until released",
-               path_);
+  spdlog::warn(
+      "lock root {} was replaced or removed: locking where PBS locks, in the directory "
+      "now at that path; locks held in the old one stay held until released",
+      path_);
   return true;
 }
 

@@ -97,19 +97,18 @@ Result<void> check_snapshot_time(std::string_view time) {
 }
 
 Result<Namespace> Namespace::parse(std::string_view text) {
+  // As PBS's BackupNamespace::new: empty is the root, otherwise every `/`-separated component
+  // must be a valid name, so `/a`, `a/`, `a//b` and `/` are refused (an empty component).
   Namespace ns;
-  while (!text.empty() && text.front() == '/')
-    text.remove_prefix(1);
-  while (!text.empty() && text.back() == '/')
-    text.remove_suffix(1);
-  while (!text.empty()) {
+  if (text.empty()) return ns;
+  for (;;) {
     std::size_t slash = text.find('/');
     auto next = ns.child(text.substr(0, slash));
     if (!next) return next.error();
     ns = std::move(next.value());
-    text = slash == std::string_view::npos ? std::string_view{} : text.substr(slash + 1);
+    if (slash == std::string_view::npos) return ns;
+    text.remove_prefix(slash + 1);
   }
-  return ns;
 }
 
 Result<Namespace> Namespace::child(std::string_view component) const {

@@ -44,7 +44,8 @@ Result<void> check_snapshot_time(std::string_view time);
 class Namespace {
  public:
   Namespace() = default;
-  /// Parses `a/b/c` (empty text or `/` alone: the root namespace).
+  /// Parses `a/b/c` (empty text: the root namespace); `/a`, `a/` and `a//b` are refused, as PBS
+  /// refuses them.
   static Result<Namespace> parse(std::string_view text);
   /// This namespace with one more component, checking depth and length.
   Result<Namespace> child(std::string_view component) const;

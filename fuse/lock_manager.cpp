@@ -171,12 +171,13 @@ bool LockManager::waits_for_itself(const std::string& key, const OpenHandle* own
     auto culprit = held_by_itself(key, own, waiter, mode);
     if (!culprit) return false;
     if (Clock::now() >= deadline) {
-      spdlog::warn("lock {} ({}) refused to pid {}: EDEADLK (held {} through the mount by {} "
-                   "{}; the wait could never end)",
-                   culprit->request.object.describe(), to_string(mode), waiter,
-                   to_string(culprit->held_mode()),
-                   culprit->opener.pid() == waiter ? "itself, pid" : "its ancestor, pid",
-                   culprit->opener.pid());
+      spdlog::warn(
+          "lock {} ({}) refused to pid {}: EDEADLK (held {} through the mount by {} "
+          "{}; the wait could never end)",
+          culprit->request.object.describe(), to_string(mode), waiter,
+          to_string(culprit->held_mode()),
+          culprit->opener.pid() == waiter ? "itself, pid" : "its ancestor, pid",
+          culprit->opener.pid());
       return true;
     }
     std::this_thread::sleep_for(pause);
@@ -308,7 +309,8 @@ void LockManager::release(OpenHandle* handle) {
   {
     std::lock_guard hold(keep->mutex);
     held = keep->holds();
-    if (held) spdlog::debug("released {} (pid {})", keep->request.object.describe(), keep->opener.pid());
+    if (held)
+      spdlog::debug("released {} (pid {})", keep->request.object.describe(), keep->opener.pid());
     keep->drop();
   }
   if (held) changed(*keep);
@@ -427,7 +429,8 @@ void LockManager::send(std::vector<Reply>& replies) {
       if (spdlog::should_log(spdlog::level::debug)) {
         std::lock_guard hold(w.handle->mutex);
         spdlog::debug("locked {} {} for pid {} ({})", w.handle->request.object.describe(),
-                      to_string(w.handle->held_mode()), w.handle->opener.pid(), w.handle->command_locked());
+                      to_string(w.handle->held_mode()), w.handle->opener.pid(),
+                      w.handle->command_locked());
       }
       changed(*w.handle);
     }
@@ -576,7 +579,8 @@ void LockManager::run() {
     for (auto& reply : replies) {
       if (reply.error == EINTR) {
         spdlog::info("wait for {} interrupted (pid {})",
-                     reply.waiter->handle->request.object.describe(), reply.waiter->handle->opener.pid());
+                     reply.waiter->handle->request.object.describe(),
+                     reply.waiter->handle->opener.pid());
       }
     }
     send(replies);

@@ -53,8 +53,14 @@ NodeLockState node_lock_state(Filesystem& fs, const Node& node, bool holders_onl
   for (const auto& h : fs.locks->handles(path.relative())) {
     if (!h->holds()) continue;
     std::lock_guard hold(h->mutex);
-    state.holders.push_back(
-        {h->opener.pid(), h->uid, h->command_locked(), h->held_mode(), h->since, true, h->reason, {}});
+    state.holders.push_back({h->opener.pid(),
+                             h->uid,
+                             h->command_locked(),
+                             h->held_mode(),
+                             h->since,
+                             true,
+                             h->reason,
+                             {}});
   }
   state.mount_waiters = fs.locks->waiter_count(path.relative());
 
@@ -65,8 +71,8 @@ NodeLockState node_lock_state(Filesystem& fs, const Node& node, bool holders_onl
     std::string old_style =
         old_style_lock_path(*fs.root, object, fs.tree->datastore_path(node.store));
     if (stat(old_style.c_str(), &target) == 0) {
-      auto direct = direct_holders(*fs.proc_locks.current(), target.st_dev, target.st_ino,
-                                   getpid(), &state.direct_waiters);
+      auto direct = direct_holders(*fs.proc_locks.current(), target.st_dev, target.st_ino, getpid(),
+                                   &state.direct_waiters);
       if (!direct.empty()) match_tasks(direct, read_active_tasks(fs.options.tasks_file), object);
       state.holders.insert(state.holders.end(), direct.begin(), direct.end());
     }

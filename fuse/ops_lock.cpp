@@ -36,7 +36,8 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Caller caller = Caller::of(req);
   if (refuse_unless(fs.access.may_lock(caller), req, caller, "lock", node->key())) return;
   auto exists = fs.tree->exists(*node);
-  if (!exists) return (void)fuse_reply_err(req, fs.shortage.answer(exists.error(), "open of " + node->key()));
+  if (!exists)
+    return (void)fuse_reply_err(req, fs.shortage.answer(exists.error(), "open of " + node->key()));
   if (!*exists) return (void)fuse_reply_err(req, ENOENT);
 
   auto handle = std::make_shared<OpenHandle>();

@@ -21,9 +21,10 @@ int remove_locks(Filesystem& fs, const Node& node, const Caller& caller, fuse_re
           : std::vector<LockRequest>{{object, LockMode::kExclusive, store_path, false}};
   for (const auto& request : requests) {
     if (is_temporary_lock_name(request.object.lock_path().name)) {
-      spdlog::warn("remove {} refused to {}: EPERM (its lock file name {} is that of a temporary "
-                   "file of PBS's lock protocol, which may be in flight)",
-                   object.describe(), caller.describe(), request.object.lock_path().name);
+      spdlog::warn(
+          "remove {} refused to {}: EPERM (its lock file name {} is that of a temporary "
+          "file of PBS's lock protocol, which may be in flight)",
+          object.describe(), caller.describe(), request.object.lock_path().name);
       return EPERM;
     }
   }

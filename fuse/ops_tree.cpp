@@ -67,10 +67,14 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (!dir->is_directory()) return (void)fuse_reply_err(req, ENOTDIR);
   if (std::strlen(name) > 255) return (void)fuse_reply_err(req, ENAMETOOLONG);  // as statfs says
   Caller caller = Caller::of(req);
-  if (refuse_unless(fs.access.may_list(caller), req, caller, "lookup", dir->key())) return;
+  // The log names what was asked for, not only the directory it was asked in.
+  const std::string asked =
+      dir->key().empty() || dir->key() == "/" ? std::string(name) : dir->key() + "/" + name;
+  if (refuse_unless(fs.access.may_list(caller), req, caller, "lookup", asked)) return;
   auto child = fs.tree->child(*dir, name);
   if (!child) {
-    return (void)fuse_reply_err(req, fs.shortage.answer(child.error(), "lookup of " + dir->key() + "/" + name));
+    return (void)fuse_reply_err(
+        req, fs.shortage.answer(child.error(), "lookup of " + dir->key() + "/" + name));
   }
   fuse_entry_param entry{};
   entry.ino = fs.inodes.remember(parent, *child);
@@ -113,7 +117,8 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (refuse_unless(fs.access.may_list(caller), req, caller, "listing", node->key())) return;
   auto children = fs.tree->children(*node);
   if (!children) {
-    return (void)fuse_reply_err(req, fs.shortage.answer(children.error(), "listing of " + node->key()));
+    return (void)fuse_reply_err(req,
+                                fs.shortage.answer(children.error(), "listing of " + node->key()));
   }
   auto* handle = new DirHandle{std::move(children.value())};
   {

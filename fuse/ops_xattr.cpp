@@ -43,7 +43,8 @@ std::optional<std::string> attribute(Filesystem& fs, const Node& node, std::stri
     LockObject object = node.lock_object();
     auto store = fs.stores->find(node.store);
     auto on_disk = store ? store->has_directory(object.datastore_dir()) : Result<bool>(false);
-    if (!on_disk) return std::nullopt;  // unknown (out of descriptors): no answer rather than a wrong one
+    if (!on_disk)
+      return std::nullopt;  // unknown (out of descriptors): no answer rather than a wrong one
     bool object_exists = *on_disk;
     return std::string(state.lock_file_exists && !object_exists ? "yes" : "no");
   }

@@ -16,9 +16,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <set>
-#include <functional>
 #include <string>
 #include <thread>
 
@@ -231,7 +231,8 @@ TEST_F(IntegrityTest, TheStatusTextIsReadableWithoutTakingALock) {
 TEST_F(IntegrityTest, PbsTemporaryLockFilesAreNeverNodesNorRemoved) {
   make_pbs_directory(locks_ + "/store1");
   const std::string in_flight = locks_ + "/store1/vm-200.tmp_Ab12Cd";
-  const std::string snapshot_tmp = locks_ + "/store1/vm-100-2024\\x2d01\\x2d05T00\\x3a00\\x3a00Z.tmp_x9Y8z7";
+  const std::string snapshot_tmp =
+      locks_ + "/store1/vm-100-2024\\x2d01\\x2d05T00\\x3a00\\x3a00Z.tmp_x9Y8z7";
   make_pbs_file(in_flight);
   make_pbs_file(snapshot_tmp);
   std::set<std::string> groups;
@@ -245,12 +246,38 @@ TEST_F(IntegrityTest, PbsTemporaryLockFilesAreNeverNodesNorRemoved) {
   EXPECT_TRUE(exists(snapshot_tmp));
 }
 
+// PBS 4.2 keeps more in the lock root than lock files: `<store>/move-journal` (datastore.rs,
+// flocked while groups and namespaces move) and, for S3 datastores, one never-removed lock file
+// per chunk under `<store>/.chunks/<4 hex>/<digest>`. Neither is ever a node, and the chunk
+// locks are never read (listings do not descend into .chunks).
+TEST_F(IntegrityTest, Pbs42MoveJournalAndChunkLocksAreNeverNodes) {
+  make_pbs_directory(locks_ + "/store1");
+  make_pbs_file(locks_ + "/store1/move-journal");
+  make_pbs_directory(locks_ + "/store1/.chunks");
+  make_pbs_directory(locks_ + "/store1/.chunks/abcd");
+  for (int i = 0; i < 50; ++i) {
+    char digest[65];
+    std::snprintf(digest, sizeof digest, "abcd%060d", i);
+    make_pbs_file(locks_ + "/store1/.chunks/abcd/" + digest);
+  }
+  std::set<std::string> top;
+  for (auto& e : std::filesystem::directory_iterator(node("")))
+    top.insert(e.path().filename());
+  EXPECT_EQ(top, (std::set<std::string>{"ct", "ns", "vm"}));
+  EXPECT_FALSE(exists(node(".chunks")));
+  EXPECT_FALSE(exists(node("move/journal")));
+  FlockHolder journal(locks_ + "/store1/move-journal", LOCK_EX);  // a move in progress
+  int fd = open(node(kSnap1).c_str(), O_WRONLY | O_NONBLOCK);
+  EXPECT_GE(fd, 0) << strerror(errno);
+  if (fd >= 0) close(fd);
+}
+
 TEST_F(IntegrityTest, ASecondDaemonOnTheSameMountpointIsRefused) {
   std::string log = dir_ / "second.log";
-  pid_t second = spawn_command({"/bin/sh", "-c",
-                                std::string(PBS_LOCKFS_DAEMON) + " -f -o store=store1:" +
-                                    datastore_ + ",lock_root=" + locks_ + " " + mnt_ + " 2>" +
-                                    log});
+  pid_t second =
+      spawn_command({"/bin/sh", "-c",
+                     std::string(PBS_LOCKFS_DAEMON) + " -f -o store=store1:" + datastore_ +
+                         ",lock_root=" + locks_ + " " + mnt_ + " 2>" + log});
   EXPECT_EQ(wait_exit_code(second), 2);
   std::ifstream in(log);
   std::string text((std::istreambuf_iterator<char>(in)), {});
@@ -287,8 +314,7 @@ TEST_F(IntegrityTest, AnOldMonitorNeverUnmountsItsSuccessor) {
   ASSERT_EQ(kill(old_daemon, SIGCONT), 0);
   EXPECT_TRUE(daemon_->wait_for_exit(std::chrono::seconds(10)).has_value());
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  EXPECT_TRUE(is_fuse_mount(mnt_)) << "the old monitor unmounted its successor\n"
-                                   << daemon_->log();
+  EXPECT_TRUE(is_fuse_mount(mnt_)) << "the old monitor unmounted its successor\n" << daemon_->log();
   int fd = open(node(kSnap1).c_str(), O_WRONLY);
   EXPECT_GE(fd, 0) << strerror(errno);
   EXPECT_FALSE(lock_free(lock_file(kSnap1)));

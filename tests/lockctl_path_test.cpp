@@ -103,6 +103,11 @@ TEST(LockctlPath, InvalidInputIsOneLineOnStderrAndExit2) {
       {"path", "store1", "vm/100/yesterday"},
       {"path", "store1", "vm/../../etc"},
       {"path", "--ns", "a/b/c/d/e/f/g/h", "store1", "vm/100"},
+      // PBS refuses these namespaces (BackupNamespace::new: an empty component).
+      {"path", "--ns", "/a", "store1", "vm/100"},
+      {"path", "--ns", "a/", "store1", "vm/100"},
+      {"path", "--ns", "/a/b/", "store1", "vm/100"},
+      {"list", "--ns", "/a"},
       {"path", "store1", "vm/100", "--manifest"},
       {"path", "--lock-root", "relative", "store1", "vm/100"},
       {"path", "--bogus", "store1", "vm/100"},

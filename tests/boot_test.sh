@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Boots a clean Debian root (this machine's release, or RELEASE) with real systemd in a
+# container (systemd-nspawn -b, /dev/fuse bound in), with the built package installed and a
+# datastore configured, and checks what the README promises of the unit:
+#   - after boot pbs-lockfs.service is active and /run/pbs-locks is mounted;
+#   - a lock taken through the mount is held on the real lock file;
+#   - `systemctl reload` keeps it;
+#   - `systemctl stop` is polite: the mount is detached at once, the held lock stays held until
+#     its holder closes it, then the service ends;
+#   - installing the package again with a higher version keeps a held lock (no restart);
+#   - `systemctl restart` mounts again; `systemctl kill` ends the daemon, the kernel frees its
+#     locks and systemd restarts it (Restart=on-failure);
+#   - the journal has the daemon's lines with their syslog priorities.
+# The container is stopped and its root removed afterwards, also on failure.
+#   tests/boot_test.sh PACKAGE.deb [RELEASE]
+set -euo pipefail
+deb=$(realpath "${1:?usage: boot_test.sh PACKAGE.deb [RELEASE]}")
+. /etc/os-release
+release=${2:-$VERSION_CODENAME}
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+fail() { echo "boot_test: FAIL: $*" >&2; exit 1; }
+step() { echo "boot_test: $*"; }
+
+for tool in mmdebstrap systemd-nspawn; do
+  command -v "$tool" >/dev/null || {
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends mmdebstrap systemd-container >/dev/null
+  }
+done
+mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+  awk '/^URIs:/ && $2 ~ /debian\/?$/ && $2 !~ /security/ { print $2; exit }')
+mirror=${mirror:-http://deb.debian.org/debian}
+
+root=$(mktemp -d /var/tmp/pbs-lockfs-boot.XXXXXX)
+machine=pbs-lockfs-boot-$$
+nspawn=
+cleanup() {
+  if [[ -n $nspawn ]] && kill -0 "$nspawn" 2>/dev/null; then
+    kill -TERM "$nspawn" 2>/dev/null || true  # nspawn asks the container's systemd to power off
+    for _ in $(seq 1 100); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$nspawn" 2>/dev/null || true
+    wait "$nspawn" 2>/dev/null || true
+  fi
+  grep -s " $root" /proc/self/mounts | awk '{print $2}' | sort -r |
+    while read -r m; do umount --lazy "$m" 2>/dev/null || true; done
+  if ! grep -qs " $root" /proc/self/mounts; then rm -rf --one-file-system "$root"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step "making a $release root with systemd"
+mmdebstrap --quiet --variant=minbase \
+  --include=systemd,systemd-sysv,dbus,util-linux,attr,procps "$release" "$root" "$mirror"
+cp "$deb" "$root/tmp/pbs-lockfs.deb"
+chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq /tmp/pbs-lockfs.deb \
+  >"$root/tmp/install.log" 2>&1 || { cat "$root/tmp/install.log" >&2; fail "apt-get install"; }
+snapshot=2024-01-01T00:00:00Z
+mkdir -p "$root/srv/store1/vm/100/$snapshot" "$root/etc/proxmox-backup"
+printf 'datastore: store1\n\tpath /srv/store1\n' >"$root/etc/proxmox-backup/datastore.cfg"
+echo "$machine" >"$root/etc/hostname"
+
+step "booting it (systemd-nspawn -b)"
+systemd-nspawn --quiet --boot --directory="$root" --machine="$machine" --register=no \
+  --bind=/dev/fuse --property=DeviceAllow="/dev/fuse rw" --console=passive \
+  >"$root.console" 2>&1 &
+nspawn=$!
+leader=
+for _ in $(seq 1 300); do
+  leader=$(cat /proc/"$nspawn"/task/*/children 2>/dev/null | awk '{print $1; exit}')
+  [[ -n $leader ]] && break
+  sleep 0.1
+done
+[[ -n $leader ]] || fail "the container did not start: $(cat "$root.console")"
+inside() { nsenter --target "$leader" --all --wd=/ -- "$@"; }
+state=
+for _ in $(seq 1 300); do
+  state=$(inside systemctl is-system-running 2>/dev/null || true)
+  [[ $state == running || $state == degraded ]] && break
+  sleep 0.2
+done
+[[ $state == running || $state == degraded ]] || fail "boot did not finish ($state)"
+
+lock_file="/run/proxmox-backup/locks/store1/vm-100-2024\\x2d01\\x2d01T00\\x3a00\\x3a00Z"
+node=/run/pbs-locks/store1/vm/100/$snapshot
+held() { ! inside flock -n -x "$lock_file" true; }
+
+step "after boot the service is active and /run/pbs-locks is mounted"
+[[ $(inside systemctl is-active pbs-lockfs) == active ]] ||
+  fail "pbs-lockfs is not active: $(inside systemctl status pbs-lockfs --no-pager 2>&1 | tail -20)"
+inside findmnt -n -t fuse.pbs-lockfs /run/pbs-locks >/dev/null || fail "/run/pbs-locks is not mounted"
+[[ $(inside systemctl is-enabled pbs-lockfs) == enabled ]] || fail "not enabled"
+
+step "a lock through the mount is the real lock"
+inside setsid bash -c "exec 9>'$node'; echo boot-test >&9; exec sleep 600" </dev/null >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 1 100); do held && break; sleep 0.1; done
+held || fail "the lock is not held on $lock_file"
+
+step "systemctl reload keeps it"
+inside systemctl reload pbs-lockfs
+sleep 0.5
+held || fail "reload dropped the lock"
+[[ $(inside systemctl is-active pbs-lockfs) == active ]] || fail "not active after reload"
+
+step "installing the package again with a higher version keeps it"
+inside dpkg -i /tmp/pbs-lockfs.deb >/dev/null 2>&1 || fail "reinstall"
+held || fail "the upgrade dropped the lock"
+
+step "systemctl stop is polite: detached at once, the lock stays until closed"
+inside systemctl stop --no-block pbs-lockfs
+for _ in $(seq 1 100); do
+  inside findmnt -n /run/pbs-locks >/dev/null 2>&1 || break
+  sleep 0.1
+done
+inside findmnt -n /run/pbs-locks >/dev/null 2>&1 && fail "stop did not detach the mount"
+held || fail "stop dropped a held lock"
+kill "$holder" 2>/dev/null || true
+inside pkill -f "sleep 600" || true
+for _ in $(seq 1 100); do
+  [[ $(inside systemctl is-active pbs-lockfs || true) == inactive ]] && break
+  sleep 0.1
+done
+[[ $(inside systemctl is-active pbs-lockfs || true) == inactive ]] ||
+  fail "the service did not end once the last handle was closed"
+held && fail "the lock is still held after its holder closed it"
+
+step "systemctl restart mounts again"
+inside systemctl restart pbs-lockfs
+[[ $(inside systemctl is-active pbs-lockfs) == active ]] || fail "restart"
+inside findmnt -n -t fuse.pbs-lockfs /run/pbs-locks >/dev/null || fail "not mounted after restart"
+
+step "systemctl kill: locks are freed, systemd starts it again"
+inside setsid bash -c "exec 9<'$node'; exec sleep 600" </dev/null >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 1 100); do held && break; sleep 0.1; done
+held || fail "the lock is not held before kill"
+inside systemctl kill --signal=SIGKILL pbs-lockfs
+for _ in $(seq 1 100); do held || break; sleep 0.1; done
+held && fail "a killed daemon's lock is still held"
+for _ in $(seq 1 100); do
+  inside findmnt -n -t fuse.pbs-lockfs /run/pbs-locks >/dev/null 2>&1 &&
+    [[ $(inside systemctl is-active pbs-lockfs || true) == active ]] && break
+  sleep 0.1
+done
+[[ $(inside systemctl is-active pbs-lockfs || true) == active ]] || fail "not restarted after kill"
+kill "$holder" 2>/dev/null || true
+inside pkill -f "sleep 600" || true
+
+step "the journal has the daemon's lines with their priorities"
+journal=$(inside journalctl -u pbs-lockfs -o json --no-pager)
+grep -q '"MESSAGE":"mounted /run/pbs-locks' <<<"$journal" || fail "no 'mounted' line in the journal"
+grep -q '"PRIORITY":"6"' <<<"$journal" || fail "no info-priority line in the journal"
+
+step "passed"
