@@ -45,6 +45,7 @@ cleanup() {
   grep -s " $root" /proc/self/mounts | awk '{print $2}' | sort -r |
     while read -r m; do umount --lazy "$m" 2>/dev/null || true; done
   if ! grep -qs " $root" /proc/self/mounts; then rm -rf --one-file-system "$root"; fi
+  rm -f "$root.console" "$root.upgrade.log"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -53,16 +54,25 @@ step "making a $release root with systemd"
 mmdebstrap --quiet --variant=minbase \
   --include=systemd,systemd-sysv,dbus,util-linux,attr,procps "$release" "$root" "$mirror"
 cp "$deb" "$root/tmp/pbs-lockfs.deb"
-chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq /tmp/pbs-lockfs.deb \
-  >"$root/tmp/install.log" 2>&1 || { cat "$root/tmp/install.log" >&2; fail "apt-get install"; }
+# The same package with a higher version, for the upgrade.
+upgrade=$(mktemp -d)
+dpkg-deb --raw-extract "$deb" "$upgrade/pkg"
+sed -i 's/^Version: \(.*\)$/Version: \1.1/' "$upgrade/pkg/DEBIAN/control"
+dpkg-deb --build "$upgrade/pkg" "$root/var/tmp/pbs-lockfs-upgrade.deb" >/dev/null
+rm -rf "$upgrade"
+cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+# mmdebstrap leaves no package lists behind: fetch them to resolve the package's dependencies.
+chroot "$root" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -qq /tmp/pbs-lockfs.deb' >"$root/tmp/install.log" 2>&1 ||
+  { cat "$root/tmp/install.log" >&2; fail "apt-get install"; }
 snapshot=2024-01-01T00:00:00Z
 mkdir -p "$root/srv/store1/vm/100/$snapshot" "$root/etc/proxmox-backup"
 printf 'datastore: store1\n\tpath /srv/store1\n' >"$root/etc/proxmox-backup/datastore.cfg"
 echo "$machine" >"$root/etc/hostname"
 
 step "booting it (systemd-nspawn -b)"
-systemd-nspawn --quiet --boot --directory="$root" --machine="$machine" --register=no \
-  --bind=/dev/fuse --property=DeviceAllow="/dev/fuse rw" --console=passive \
+systemd-nspawn --quiet --boot --directory="$root" --machine="$machine" --register=no --keep-unit \
+  --bind=/dev/fuse --console=passive \
   >"$root.console" 2>&1 &
 nspawn=$!
 leader=
@@ -72,6 +82,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 [[ -n $leader ]] || fail "the container did not start: $(cat "$root.console")"
+# Its systemd is up once the leader runs systemd (nspawn forks before it execs).
 inside() { nsenter --target "$leader" --all --wd=/ -- "$@"; }
 state=
 for _ in $(seq 1 300); do
@@ -83,7 +94,9 @@ done
 
 lock_file="/run/proxmox-backup/locks/store1/vm-100-2024\\x2d01\\x2d01T00\\x3a00\\x3a00Z"
 node=/run/pbs-locks/store1/vm/100/$snapshot
-held() { ! inside flock -n -x "$lock_file" true; }
+# Held: the lock file exists and another process cannot flock it (opened without O_CREAT, which
+# flock(1) would use: a root-owned lock file would lock PBS out).
+held() { inside bash -c 'exec 8<"$1" && ! flock -n -x 8' held "$lock_file" 2>/dev/null; }
 
 step "after boot the service is active and /run/pbs-locks is mounted"
 [[ $(inside systemctl is-active pbs-lockfs) == active ]] ||
@@ -104,8 +117,11 @@ held || fail "reload dropped the lock"
 [[ $(inside systemctl is-active pbs-lockfs) == active ]] || fail "not active after reload"
 
 step "installing the package again with a higher version keeps it"
-inside dpkg -i /tmp/pbs-lockfs.deb >/dev/null 2>&1 || fail "reinstall"
+inside dpkg -i /var/tmp/pbs-lockfs-upgrade.deb >"$root.upgrade.log" 2>&1 ||
+  fail "upgrade: $(cat "$root.upgrade.log")"
+[[ $(inside dpkg-query -W -f='${Version}' pbs-lockfs) == *.1 ]] || fail "not upgraded"
 held || fail "the upgrade dropped the lock"
+[[ $(inside systemctl is-active pbs-lockfs) == active ]] || fail "not active after the upgrade"
 
 step "systemctl stop is polite: detached at once, the lock stays until closed"
 inside systemctl stop --no-block pbs-lockfs
