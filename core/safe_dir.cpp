@@ -10,6 +10,39 @@
 
 namespace pbs {
 
+// The same walk without openat2 (ENOSYS: a seccomp filter such as systemd's RestrictSUIDSGID=
+// makes it fail so, as do kernels before 5.6): one openat per component, none of them followed
+// if it is a symlink, and no component that could leave `dirfd` (`..`, absolute paths).
+Result<UniqueFd> open_beneath_by_components(int dirfd, const std::string& path, int flags) {
+  if (path.front() == '/') return Error{EXDEV, "not beneath: " + path};
+  UniqueFd current;
+  int at = dirfd;
+  std::size_t begin = 0;
+  for (;;) {
+    std::size_t slash = path.find('/', begin);
+    bool last = slash == std::string::npos;
+    std::string name = path.substr(begin, last ? std::string::npos : slash - begin);
+    if (name == "..") return Error{EXDEV, "not beneath: " + path};
+    int fd = last ? openat(at, name.empty() ? "." : name.c_str(), flags | O_CLOEXEC | O_NOFOLLOW)
+                  : openat(at, name.empty() ? "." : name.c_str(),
+                           O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      // O_NOFOLLOW on a symlink: ELOOP for the last component, ENOTDIR (O_DIRECTORY) before.
+      int code = errno;
+      struct stat st {};
+      if ((code == ENOTDIR || code == ELOOP) &&
+          fstatat(at, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+        code = ELOOP;
+      }
+      return sys_error("open", path, code);
+    }
+    current.reset(fd);
+    at = current.get();
+    if (last) return current;
+    begin = slash + 1;
+  }
+}
+
 Result<UniqueFd> open_beneath(int dirfd, std::string_view relative, int flags) {
   std::string path = relative.empty() ? std::string(".") : std::string(relative);
   open_how how{};
@@ -19,6 +52,7 @@ Result<UniqueFd> open_beneath(int dirfd, std::string_view relative, int flags) {
   do {
     fd = syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how);
   } while (fd < 0 && errno == EAGAIN);
+  if (fd < 0 && errno == ENOSYS) return open_beneath_by_components(dirfd, path, flags);
   if (fd < 0) return sys_error("open", path);
   return UniqueFd(static_cast<int>(fd));
 }

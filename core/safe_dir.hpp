@@ -19,6 +19,12 @@ namespace pbs {
 /// An empty `relative` opens `dirfd` itself again. A symlink on the way fails with ELOOP.
 Result<UniqueFd> open_beneath(int dirfd, std::string_view relative, int flags);
 
+/// open_beneath() without openat2, one component at a time (each opened O_NOFOLLOW, `..` and
+/// absolute paths refused with EXDEV): what open_beneath() falls back to when openat2 is not
+/// available (ENOSYS: kernels before 5.6, or a seccomp filter such as systemd's
+/// RestrictSUIDSGID=).
+Result<UniqueFd> open_beneath_by_components(int dirfd, const std::string& path, int flags);
+
 /// Opens the directory `dirs[0]/dirs[1]/…` below `dirfd`, creating each missing one with mode
 /// 0755 owned by `owner` (as PBS's daemon user would). A symlink in the way fails with ELOOP.
 Result<UniqueFd> open_or_create_directories(int dirfd, const std::vector<std::string>& dirs,

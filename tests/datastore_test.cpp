@@ -1,9 +1,12 @@
 // Listing a datastore from disk: only valid PBS names, no symlinks followed, nothing written.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include "datastore.hpp"
+#include "safe_dir.hpp"
 #include "temp_dir.hpp"
+#include "unique_fd.hpp"
 
 namespace pbs {
 namespace {
@@ -71,6 +74,32 @@ TEST_F(DatastoreTest, MissingDirectoriesAreEnoent) {
   EXPECT_EQ(missing.error().code, ENOENT);
   Datastore gone("gone1", dir_ / "nothing-here");
   EXPECT_FALSE(gone.types({}).ok());
+}
+
+}  // namespace
+}  // namespace pbs
+
+namespace pbs {
+namespace {
+
+// Without openat2 (a seccomp filter, an old kernel) the walk must refuse the same things.
+TEST_F(DatastoreTest, TheWalkWithoutOpenat2RefusesSymlinksAndEscapes) {
+  UniqueFd base(::open(base_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(base.valid());
+  auto code = [&](const std::string& path, int flags = O_RDONLY | O_DIRECTORY) {
+    auto opened = open_beneath_by_components(base.get(), path, flags);
+    return opened.ok() ? 0 : opened.error().code;
+  };
+  EXPECT_EQ(code("vm/100/2024-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(code("."), 0);
+  EXPECT_EQ(code("vm/100", O_PATH | O_DIRECTORY), 0);
+  EXPECT_EQ(code("vm/777"), ELOOP);                       // last component a symlink
+  EXPECT_EQ(code("vm/777/2024-01-01T00:00:00Z"), ELOOP);  // a symlink on the way
+  EXPECT_EQ(code("ns/linked/vm"), ELOOP);
+  EXPECT_EQ(code("../outside"), EXDEV);
+  EXPECT_EQ(code("vm/../../outside"), EXDEV);
+  EXPECT_EQ(code("/etc"), EXDEV);
+  EXPECT_EQ(code("vm/999"), ENOENT);
 }
 
 }  // namespace
