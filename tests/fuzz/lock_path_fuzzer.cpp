@@ -90,10 +90,7 @@ std::vector<std::string> split(const std::string& s, char by) {
 std::string reference_lock_path(const std::string& store, std::string ns, const std::string& object,
                                 bool manifest) {
   if (store.size() < 3 || store.size() > 32 || !safe_id(store)) return "";
-  while (!ns.empty() && ns.front() == '/')
-    ns.erase(0, 1);
-  while (!ns.empty() && ns.back() == '/')
-    ns.pop_back();
+  // PBS's BackupNamespace::new: split at '/', every component a name (no empty ones).
   std::vector<std::string> components = ns.empty() ? std::vector<std::string>{} : split(ns, '/');
   if (components.size() > 7 || ns.size() > 256) return "";
   for (const auto& c : components) {
