@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Runs the README's lock example exactly as printed, against a real mount.
+
+The console block of "Locking by opening" (the one that starts with `# exec 9>`) is taken from
+README.md: each `# ` line is a command, the lines after it are what it prints. The commands run
+in one bash, in order, with only the paths changed (/run/pbs-locks -> a scratch mount,
+/run/proxmox-backup/locks -> a scratch lock root); what they print must match, except for the
+values that differ from run to run (pid=, since=).
+
+Usage: readme_examples.py README.md PATH/TO/pbs-lockfs
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+MOUNT, LOCK_ROOT = "/run/pbs-locks", "/run/proxmox-backup/locks"
+MARK = "@@readme-example-done@@"
+
+
+def example_block(readme):
+    section = readme.split("## Locking by opening", 1)[1]
+    for block in re.findall(r"```console\n(.*?)```", section, re.S):
+        if block.startswith("# exec 9>"):
+            return block
+    raise SystemExit("no console block starting with '# exec 9>' in 'Locking by opening'")
+
+
+def steps(block):
+    out = []
+    for line in block.splitlines():
+        if line.startswith("# "):
+            out.append((line[2:], []))
+        elif out:
+            out[-1][1].append(line)
+    return out
+
+
+def varying(line):
+    """A pattern for an expected line: pids and times may differ."""
+    pattern = re.escape(line)
+    pattern = re.sub(r"pid=\d+", r"pid=\\d+", pattern)
+    pattern = re.sub(r"since=[0-9T:\\-]+Z", r"since=[0-9T:-]+Z", pattern)
+    return "^" + pattern + "$"
+
+
+def main():
+    readme_path, daemon = sys.argv[1], sys.argv[2]
+    block = example_block(open(readme_path, encoding="utf-8").read())
+    scratch = tempfile.mkdtemp(prefix="pbs-lockfs-readme.")
+    os.chmod(scratch, 0o755)
+    mnt, locks = os.path.join(scratch, "mnt"), os.path.join(scratch, "locks")
+    store = os.path.join(scratch, "store1")
+    os.makedirs(os.path.join(store, "vm/100/2024-01-01T00:00:00Z"))
+    os.makedirs(mnt)
+    log = open(os.path.join(scratch, "daemon.log"), "w")
+    monitor = subprocess.Popen(
+        [daemon, "-f", "-o", f"store=store1:{store},lock_root={locks}", mnt],
+        stdout=log, stderr=subprocess.STDOUT)
+    failures = []
+    try:
+        for _ in range(500):
+            if os.path.ismount(mnt):
+                break
+            time.sleep(0.01)
+        else:
+            raise SystemExit("the daemon did not mount")
+        shell = subprocess.Popen(["bash"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True, cwd=scratch)
+        for command, expected in steps(block):
+            run = command.replace(MOUNT, mnt).replace(LOCK_ROOT, locks)
+            shell.stdin.write(run + f"\necho {MARK}\n")
+            shell.stdin.flush()
+            printed = []
+            for line in shell.stdout:
+                if line.rstrip("\n") == MARK:
+                    break
+                printed.append(line.rstrip("\n").replace(mnt, MOUNT).replace(locks, LOCK_ROOT))
+            ok = len(printed) == len(expected) and all(
+                re.match(varying(e), p) for e, p in zip(expected, printed))
+            print(f"{'ok  ' if ok else 'FAIL'} # {command}")
+            if not ok:
+                failures.append((command, expected, printed))
+        shell.stdin.close()
+        shell.wait(timeout=10)
+    finally:
+        monitor.terminate()
+        try:
+            monitor.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            monitor.kill()
+            subprocess.run(["umount", "-l", mnt], check=False)
+        shutil.rmtree(scratch, ignore_errors=True)
+    for command, expected, printed in failures:
+        print(f"\n# {command}\nexpected:\n  " + "\n  ".join(expected) +
+              "\nprinted:\n  " + "\n  ".join(printed))
+    print(f"{len(steps(block)) - len(failures)} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
