@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "filesystem.hpp"
+#include "lock_file.hpp"
 #include "pbs_tasks.hpp"
 
 namespace pbs::fs {
@@ -53,6 +54,9 @@ NodeLockState node_lock_state(Filesystem& fs, const Node& node, bool holders_onl
   for (const auto& h : fs.locks->handles(path.relative())) {
     if (!h->holds()) continue;
     std::lock_guard hold(h->mutex);
+    if (!holders_only && h->lock.held() && !lock_file_at_path(h->lock.file_fd(), state.lock_file)) {
+      ++state.holders_of_replaced_files;
+    }
     state.holders.push_back({h->opener.pid(),
                              h->uid,
                              h->command_locked(),

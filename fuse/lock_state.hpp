@@ -26,6 +26,9 @@ struct NodeLockState {
   std::vector<Holder> holders;  ///< exclusive holders first
   std::size_t mount_waiters = 0;
   std::size_t direct_waiters = 0;
+  /// Holders through the mount whose lock file is no longer the one at `lock_file` (the lock
+  /// root was replaced, or the file removed under their hold): they exclude nobody PBS starts.
+  std::size_t holders_of_replaced_files = 0;
   std::string lock_file;
   bool lock_file_exists = false;
 

@@ -25,6 +25,12 @@ std::string node_status_text(Filesystem& fs, const Node& node) {
   for (const auto& h : state.holders)
     out << "holder: " << describe_holder(h) << "\n";
   out << "waiters: " << state.mount_waiters + state.direct_waiters << "\n";
+  if (state.holders_of_replaced_files > 0) {
+    out << "note: " << state.holders_of_replaced_files
+        << " holder(s) through the mount hold a lock file that is no longer at this path (the "
+           "lock root was replaced, or the file removed under their hold): PBS does not see "
+           "those locks\n";
+  }
   return out.str();
 }
 

@@ -327,6 +327,8 @@ TEST_F(IntegrityTest, ALockRootRenamedAwayIsReplacedByTheOnePbsUses) {
   ASSERT_GE(fd, 0);
   close(fd);
   ASSERT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+  NodeHolder old_tree(node(kSnap2), O_RDONLY);  // held in the tree about to be renamed
+  ASSERT_EQ(old_tree.error(), 0);
   ASSERT_EQ(rename(locks_.c_str(), (locks_ + ".old").c_str()), 0);
   make_pbs_directory(locks_);
   make_pbs_directory(locks_ + "/store1");
@@ -341,6 +343,12 @@ TEST_F(IntegrityTest, ALockRootRenamedAwayIsReplacedByTheOnePbsUses) {
   EXPECT_FALSE(lock_free(lock_file(kSnap1)));
   close(fd);
   EXPECT_NE(daemon_->log().find("was replaced or removed"), std::string::npos) << daemon_->log();
+  // The hold in the old tree stays, and its node says PBS does not see it.
+  char text[4096] = {};
+  ssize_t n = getxattr(node(kSnap2).c_str(), "user.pbs.status", text, sizeof text - 1);
+  ASSERT_GT(n, 0);
+  EXPECT_NE(std::string(text).find("no longer at this path"), std::string::npos) << text;
+  EXPECT_FALSE(lock_free(locks_ + ".old/" + lock_file(kSnap2).substr(locks_.size() + 1)));
 }
 
 TEST_F(IntegrityTest, ALockRootRemovedFailsLoudlyUntilItIsBack) {
