@@ -72,9 +72,11 @@ int monitor_daemon(pid_t daemon, const MonitorSettings& settings) {
       wait = std::min(wait, left);
     }
     int signal = wait_for_signal(signals, wait);
-    if (signal == SIGUSR1) {
-      kill(daemon, SIGUSR1);  // reload
-    } else if (signal == SIGTERM || signal == SIGINT || signal == SIGHUP) {
+    if (signal == SIGUSR1 || signal == SIGHUP) {
+      // Reload, as SIGHUP means to every other daemon an admin knows.
+      spdlog::info("reload (signal {}): re-reading the datastore configuration", signal);
+      kill(daemon, SIGUSR1);
+    } else if (signal == SIGTERM || signal == SIGINT) {
       if (++stop_requests == 1) {
         // A polite stop: nobody can open anything new, but every open handle (and so every
         // held lock) stays served; when the last one is closed the kernel ends the connection

@@ -1,9 +1,9 @@
 // The mount monitor: a small root process that outlives the unprivileged daemon only to unmount.
 // An unprivileged process cannot unmount what root mounted, so the monitor takes the signals:
-// a stop (SIGTERM, SIGINT, SIGHUP) detaches the mount lazily and lets the daemon serve the open
+// a stop (SIGTERM, SIGINT) detaches the mount lazily and lets the daemon serve the open
 // handles until the last is closed; a second stop or the grace period ends the daemon at once;
-// SIGUSR1 (reload) is passed on. After the daemon ends, also by a crash, it removes the mount,
-// so that no stale ENOTCONN mount is left behind.
+// SIGUSR1 and SIGHUP (reload) are passed on as SIGUSR1. After the daemon ends, also by a
+// crash, it removes the mount, so that no stale ENOTCONN mount is left behind.
 #pragma once
 
 #include <sys/types.h>

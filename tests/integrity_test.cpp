@@ -9,6 +9,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -467,6 +468,23 @@ TEST_F(IntegrityTest, RemovingASnapshotWaitsForItsManifestLikePbsDestroys) {
   EXPECT_GE(waited, std::chrono::milliseconds(600));
   EXPECT_FALSE(exists(manifest));
   EXPECT_FALSE(exists(lock_file(kSnap1)));
+}
+
+// What an admin expects of a daemon: SIGHUP reloads (it used to be a polite stop), and `df -i`
+// does not report the mount 100% full of inodes.
+TEST_F(IntegrityTest, SighupReloadsAndKeepsTheMountAndItsLocks) {
+  NodeHolder holder(node(kSnap1), O_WRONLY);
+  ASSERT_EQ(holder.error(), 0);
+  ASSERT_EQ(kill(daemon_->monitor_pid(), SIGHUP), 0);
+  EXPECT_TRUE(eventually([&] {
+    return daemon_->log().find("reload (signal") != std::string::npos;
+  })) << daemon_->log();
+  EXPECT_TRUE(is_fuse_mount(mnt_));
+  EXPECT_FALSE(lock_free(lock_file(kSnap1)));
+  struct statvfs st {};
+  ASSERT_EQ(statvfs(mnt_.c_str(), &st), 0);
+  EXPECT_GT(st.f_files, 0u);
+  EXPECT_GT(st.f_ffree, 0u);
 }
 
 }  // namespace
