@@ -39,9 +39,7 @@ for tool in mmdebstrap systemd-nspawn; do
     apt-get install -y -qq --no-install-recommends mmdebstrap systemd-container >/dev/null
   }
 done
-mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
-  awk '/^URIs:/ && $2 ~ /debian\/?$/ && $2 !~ /security/ { print $2; exit }')
-mirror=${mirror:-http://deb.debian.org/debian}
+mirror=$("$here/tools/debian-mirror")
 
 root=$(mktemp -d /var/tmp/pbs-lockfs-boot.XXXXXX)
 machine=pbs-lockfs-boot-$$
