@@ -24,7 +24,7 @@ fail() {
   echo "boot_test: FAIL: $*" >&2
   if [[ -n $leader ]]; then
     echo "boot_test: the service's journal:" >&2
-    nsenter --target "$leader" --all -- journalctl -u pbs-lockfs --no-pager 2>&1 | tail -30 >&2
+    nsenter --target "$leader" --all --root --wd -- journalctl -u pbs-lockfs --no-pager 2>&1 | tail -30 >&2
   fi
   [[ ! -s $root.holder ]] || { echo "boot_test: the holder said:" >&2; cat "$root.holder" >&2; }
   # For a look inside by hand: nsenter --target LEADER --all
@@ -51,7 +51,7 @@ cleanup() {
     kill -KILL "$nspawn" 2>/dev/null || true
     wait "$nspawn" 2>/dev/null || true
   fi
-  grep -s " $root" /proc/self/mounts | awk '{print $2}' | sort -r |
+  { grep -s " $root" /proc/self/mounts || true; } | awk '{print $2}' | sort -r |
     while read -r m; do umount --lazy "$m" 2>/dev/null || true; done
   if ! grep -qs " $root" /proc/self/mounts; then rm -rf --one-file-system "$root"; fi
   rm -f "$root.console" "$root.upgrade.log" "$root.holder"
@@ -84,14 +84,32 @@ systemd-nspawn --quiet --boot --directory="$root" --machine="$machine" --registe
   --bind=/dev/fuse --console=passive \
   >"$root.console" 2>&1 &
 nspawn=$!
+# The container's init: the descendant of nspawn that is PID 1 in its own PID namespace (newer
+# nspawn forks an intermediate process first).
+container_init() {
+  local todo=("$nspawn") p child
+  while [[ ${#todo[@]} -gt 0 ]]; do
+    p=${todo[0]}
+    todo=("${todo[@]:1}")
+    for child in $(cat /proc/"$p"/task/*/children 2>/dev/null || true); do
+      if awk '/^NSpid:/ { exit !(NF > 2 && $NF == 1) }' /proc/"$child"/status 2>/dev/null; then
+        echo "$child"
+        return
+      fi
+      todo+=("$child")
+    done
+  done
+}
 for _ in $(seq 1 300); do
-  leader=$(cat /proc/"$nspawn"/task/*/children 2>/dev/null | awk '{print $1; exit}')
+  leader=$(container_init)
   [[ -n $leader ]] && break
   sleep 0.1
 done
 [[ -n $leader ]] || fail "the container did not start: $(cat "$root.console")"
 # Its systemd is up once the leader runs systemd (nspawn forks before it execs).
-inside() { nsenter --target "$leader" --all --wd=/ -- "$@"; }
+# --root and --wd: the container init's own root (nspawn run in a chroot may chroot rather than
+# pivot_root, so entering its mount namespace alone does not reach it).
+inside() { nsenter --target "$leader" --all --root --wd -- "$@"; }
 state=
 for _ in $(seq 1 300); do
   state=$(inside systemctl is-system-running 2>/dev/null || true)
