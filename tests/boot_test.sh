@@ -54,7 +54,8 @@ cleanup() {
   { grep -s " $root" /proc/self/mounts || true; } | awk '{print $2}' | sort -r |
     while read -r m; do umount --lazy "$m" 2>/dev/null || true; done
   if ! grep -qs " $root" /proc/self/mounts; then rm -rf --one-file-system "$root"; fi
-  rm -f "$root.console" "$root.upgrade.log" "$root.holder"
+  # systemd-nspawn leaves its lock file of the directory beside it.
+  rm -f "$root.console" "$root.upgrade.log" "$root.holder" "$(dirname "$root")/.#$(basename "$root").lck"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
