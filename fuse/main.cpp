@@ -96,6 +96,8 @@ int main(int argc, char** argv) {
   auto lock_gid = lookup_group(fs.options.lock_group);
   if (!lock_gid) return fail("lock_group: " + lock_gid.error().message, 2);
   fs.access = AccessPolicy{fs.owner.uid, *lock_gid, fs.options.public_listing};
+  if (auto user = check_user(fs.options.user); !user)
+    return fail("user: " + user.error().message, 2);
   fs.stores = fs.options.stores.empty() ? DatastoreRegistry::from_config(fs.options.config)
                                         : DatastoreRegistry::from_list(fs.options.stores);
   auto root = LockRoot::open(fs.options.lock_root, fs.owner, fs.options.old_locking_marker);

@@ -11,19 +11,42 @@
 
 namespace pbs::fs {
 
-Result<void> drop_privileges(const std::string& user) {
-  if (user == "root") return {};
+namespace {
+
+struct UserIds {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+Result<UserIds> find_user(const std::string& user) {
   std::vector<char> buffer(16384);
   struct passwd entry {};
   struct passwd* found = nullptr;
   if (getpwnam_r(user.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found) {
     return Error{EINVAL, "no such user '" + user + "'"};
   }
+  return UserIds{found->pw_uid, found->pw_gid};
+}
+
+}  // namespace
+
+Result<void> check_user(const std::string& user) {
+  if (user == "root") return {};
+  auto ids = find_user(user);
+  if (!ids) return ids.error();
+  return {};
+}
+
+Result<void> drop_privileges(const std::string& user) {
+  if (user == "root") return {};
+  auto ids = find_user(user);
+  if (!ids) return ids.error();
+  const UserIds* found = &ids.value();
   if (setgroups(0, nullptr) != 0) return sys_error("setgroups", user);
-  if (setresgid(found->pw_gid, found->pw_gid, found->pw_gid) != 0) return sys_error("setgid", user);
-  if (setresuid(found->pw_uid, found->pw_uid, found->pw_uid) != 0) return sys_error("setuid", user);
+  if (setresgid(found->gid, found->gid, found->gid) != 0) return sys_error("setgid", user);
+  if (setresuid(found->uid, found->uid, found->uid) != 0) return sys_error("setuid", user);
   prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-  if (found->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+  if (found->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
     return Error{EPERM, "could still regain root after switching to " + user};
   }
   return {};

@@ -7,6 +7,9 @@
 
 namespace pbs::fs {
 
+/// Whether `user` exists (checked before mounting: nothing is mounted for a bad option).
+Result<void> check_user(const std::string& user);
+
 /// Switches to `user` and its primary group with no supplementary groups and no capabilities
 /// (a no-op for "root"). Checks that root cannot be regained.
 Result<void> drop_privileges(const std::string& user);

@@ -273,6 +273,22 @@ TEST_F(IntegrityTest, Pbs42MoveJournalAndChunkLocksAreNeverNodes) {
   if (fd >= 0) close(fd);
 }
 
+TEST_F(IntegrityTest, AnUnknownUserIsRefusedBeforeAnythingIsMounted) {
+  const std::string other = dir_ / "other-mnt";
+  make_directories(other);
+  std::string log = dir_ / "user.log";
+  // In the background (no -f), as the fstab helper starts it: once it was exit 0, nothing mounted.
+  pid_t daemon = spawn_command({"/bin/sh", "-c",
+                                std::string(PBS_LOCKFS_DAEMON) +
+                                    " -o user=nosuchuser,store=store1:" + datastore_ +
+                                    ",lock_root=" + locks_ + " " + other + " 2>" + log});
+  EXPECT_EQ(wait_exit_code(daemon), 2);
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(text.find("no such user 'nosuchuser'"), std::string::npos) << text;
+  EXPECT_FALSE(is_fuse_mount(other));
+}
+
 TEST_F(IntegrityTest, ASecondDaemonOnTheSameMountpointIsRefused) {
   std::string log = dir_ / "second.log";
   pid_t second =
