@@ -100,6 +100,15 @@ int main(int argc, char** argv) {
     return fail("user: " + user.error().message, 2);
   fs.stores = fs.options.stores.empty() ? DatastoreRegistry::from_config(fs.options.config)
                                         : DatastoreRegistry::from_list(fs.options.stores);
+  for (const auto& store : fs.options.stores) {
+    struct stat st {};
+    if (stat(store.path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      spdlog::warn(
+          "store={}: {} is not a directory (yet): its namespaces and snapshots appear "
+          "once it exists; lock files already in the lock root show meanwhile",
+          store.name, store.path);
+    }
+  }
   auto root = LockRoot::open(fs.options.lock_root, fs.owner, fs.options.old_locking_marker);
   if (!root) return fail("lock root: " + root.error().message);
   fs.root.emplace(std::move(root.value()));

@@ -57,6 +57,13 @@ Result<void> apply_mount_option(Options& options, std::string_view option) {
   } else if (key == "store") {
     auto entry = parse_store_option(value);
     if (!entry) return entry.error();
+    for (const auto& known : options.stores) {
+      // Which path would win is a guess an admin should not have to make.
+      if (known.name == entry->name) {
+        return Error{EINVAL, "store=" + entry->name + " given twice (" + known.path + " and " +
+                                 entry->path + ")"};
+      }
+    }
     options.stores.push_back(*entry);
   } else if (key == "lock_root") {
     if (auto ok = need_absolute(); !ok) return ok;

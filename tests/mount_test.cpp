@@ -491,7 +491,8 @@ TEST(CommandLine, BadOptionsExitWithCode2BeforeMounting) {
   for (std::string options :
        {"bogus=1", "wait_timeout=-1", "wait_timeout=abc", "store=x:/a", "store=store1:relative",
         "lock_root=relative", "default_permissions", "max_threads=1", "attr_timeout=-1",
-        "attr_timeout=61", "stop_grace=0", "stop_grace=x", "max_inodes=10"}) {
+        "attr_timeout=61", "stop_grace=0", "stop_grace=x", "max_inodes=10",
+        "store=store1:/srv/a,store=store1:/srv/b", "user=nosuchuser"}) {
     pid_t pid = spawn_command({PBS_LOCKFS_DAEMON, "-f", "-o", options, "/tmp"});
     EXPECT_EQ(wait_exit_code(pid), 2) << options;
   }
