@@ -76,8 +76,21 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   if (!node) return;
   std::string names;
   if (node->is_lock()) {
-    for (const char* name : kNames)
+    // The holders' reasons and PBS tasks are listed only when there are any (`getfattr -d`
+    // would show them as empty strings otherwise).
+    NodeLockState state = node_lock_state(Filesystem::of(req), *node);
+    bool reasons = false, tasks = false;
+    for (const auto& h : state.holders) {
+      reasons = reasons || !h.reason.empty();
+      tasks = tasks || !h.task.empty();
+    }
+    for (const char* name : kNames) {
+      if ((!reasons && std::string_view(name) == "user.pbs.reason") ||
+          (!tasks && std::string_view(name) == "user.pbs.task")) {
+        continue;
+      }
       names.append(name).push_back('\0');
+    }
   }
   if (size == 0) return (void)fuse_reply_xattr(req, names.size());
   if (size < names.size()) return (void)fuse_reply_err(req, ERANGE);

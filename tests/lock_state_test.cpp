@@ -161,9 +161,12 @@ TEST_F(LockStateTest, ExtendedAttributesTellTheRest) {
   ASSERT_GT(n, 0);
   std::string list(names, n);
   for (auto name : {"user.pbs.state", "user.pbs.holders", "user.pbs.waiters", "user.pbs.lock_file",
-                    "user.pbs.stale", "user.pbs.reason", "user.pbs.task"}) {
+                    "user.pbs.stale", "user.pbs.status"}) {
     EXPECT_NE(list.find(name), std::string::npos) << name;
   }
+  // No holder with a reason or a PBS task: those are not listed (they would show as "").
+  EXPECT_EQ(list.find("user.pbs.reason"), std::string::npos);
+  EXPECT_EQ(list.find("user.pbs.task"), std::string::npos);
   EXPECT_EQ(xattr(kSnap1, "user.pbs.state"), "free");
   EXPECT_EQ(xattr(kSnap1, "user.pbs.lock_file"), lock_file(kSnap1));
   EXPECT_EQ(xattr(kSnap1, "user.pbs.stale"), "no");
@@ -172,6 +175,9 @@ TEST_F(LockStateTest, ExtendedAttributesTellTheRest) {
   ASSERT_GE(fd, 0);
   ASSERT_EQ(write(fd, "pinned for legal hold\n", 22), 22);
   EXPECT_EQ(xattr(kSnap1, "user.pbs.reason"), "pinned for legal hold\n");
+  n = listxattr(node(kSnap1).c_str(), names, sizeof names);
+  ASSERT_GT(n, 0);
+  EXPECT_NE(std::string(names, n).find("user.pbs.reason"), std::string::npos);
   EXPECT_NE(xattr(kSnap1, "user.pbs.holders").find("reason=pinned for legal hold"),
             std::string::npos);
   EXPECT_EQ(xattr(kSnap1, "user.pbs.state"), "exclusive");
