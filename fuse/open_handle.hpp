@@ -45,7 +45,8 @@ struct OpenHandle {
   /// The opener's command, read from /proc the first time it is shown: not on every open's
   /// path (caller holds `mutex`).
   const std::string& command_locked() {
-    if (command.empty()) command = opener.alive() ? process_command(opener.pid()) : "?";
+    // An opener that exited before it was first shown: its pid may be anybody's by now.
+    if (command.empty()) command = opener.alive() ? process_command(opener.pid()) : "(exited)";
     return command;
   }
   bool holds() const { return held.load() != 0; }
