@@ -96,12 +96,15 @@ bool LockRoot::refresh(std::chrono::milliseconds at_most_every) const {
   }
   auto dir = open_root_directory(path_, owner_);
   if (!dir || fstat(dir->get(), &st) != 0) {
+    if (c.missing_reported) return false;  // said once until it is back
+    c.missing_reported = true;
     spdlog::error(
         "lock root {} was removed or replaced, and cannot be opened again ({}): every "
         "lock attempt fails until it can",
         path_, dir ? std::string("stat failed") : dir.error().message);
     return false;
   }
+  c.missing_reported = false;
   if (st.st_dev == c.device.load() && st.st_ino == c.inode.load()) return false;
   c.device = st.st_dev;
   c.inode = st.st_ino;

@@ -63,8 +63,9 @@ class LockRoot {
     std::atomic<ino_t> inode{0};
     std::atomic<unsigned> replacements{0};
     std::atomic<std::chrono::steady_clock::rep> checked{0};
-    std::mutex mutex;             ///< serialises refresh()
-    std::vector<UniqueFd> owned;  ///< the current descriptor and every replaced one
+    std::mutex mutex;               ///< serialises refresh()
+    std::vector<UniqueFd> owned;    ///< the current descriptor and every replaced one
+    bool missing_reported = false;  ///< the lock root could not be reopened, and we said so
   };
   LockRoot(std::string path, Owner owner, std::string marker)
       : path_(std::move(path)),
