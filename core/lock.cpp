@@ -20,7 +20,7 @@ constexpr int kMaxReplacedRetries = 4;
 
 // The old-style lock of a group or snapshot: its datastore directory, flocked in the same mode.
 // Returns an invalid fd when there is nothing to lock (no such directory).
-Result<UniqueFd> take_old_style_lock(const LockRequest& request) {
+Result<UniqueFd> take_datastore_dir_lock(const LockRequest& request) {
   int base = ::open(request.datastore_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (base < 0) return sys_error("open datastore", request.datastore_path);
   UniqueFd base_fd(base);
@@ -68,7 +68,7 @@ Result<UniqueFd> take_old_style_lock(const LockRoot& root, const LockRequest& re
   if (!root.old_locking_active()) return UniqueFd();
   if (request.object.kind == LockKind::kManifest) return take_old_manifest_lock(root, request);
   if (request.datastore_path.empty()) return UniqueFd();
-  return take_old_style_lock(request);
+  return take_datastore_dir_lock(request);
 }
 
 }  // namespace
@@ -155,7 +155,6 @@ Result<Lock> PendingLock::try_take() {
     if (!lock_file_at_path(file_.get(), root_->absolute(path_))) {
       // Removed or replaced after we opened it: whoever holds the file now decides. Start again,
       // in a new lock root if the old one was renamed or removed (PBS locks where the path is).
-      flock(file_.get(), LOCK_UN);
       file_.reset();
       root_->refresh();
       continue;

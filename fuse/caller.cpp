@@ -67,20 +67,11 @@ pid_t status_field(pid_t pid, const std::string& field) {
   return -1;
 }
 
-}  // namespace
-
-pid_t process_of(pid_t tid) {
-  if (tid <= 0) return tid;
-  // Most callers are single-threaded or call from their main thread: pidfd_open() accepts only
-  // a thread-group leader, one cheap syscall instead of rendering /proc/<tid>/status.
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, tid, 0));
-  if (pidfd >= 0) {
-    close(pidfd);
-    return tid;
-  }
-  // A thread of a multi-threaded caller: remember its process per worker thread (no lock), and
-  // check the remembered answer with one stat: /proc/<tgid>/task/<tid> exists only while tid
-  // is a thread of tgid, so a reused thread id is never attributed to the old process.
+// The process of `tid`, a thread that is not a thread-group leader (itself when unknown). Its
+// answer is remembered per worker thread (no lock) and checked with one stat:
+// /proc/<tgid>/task/<tid> exists only while tid is a thread of tgid, so a reused thread id is
+// never attributed to the old process.
+pid_t process_of_thread(pid_t tid) {
   thread_local std::unordered_map<pid_t, pid_t> known;
   if (auto found = known.find(tid); found != known.end()) {
     struct stat st {};
@@ -95,6 +86,20 @@ pid_t process_of(pid_t tid) {
   return tgid;
 }
 
+}  // namespace
+
+pid_t process_of(pid_t tid) {
+  if (tid <= 0) return tid;
+  // Most callers are single-threaded or call from their main thread: pidfd_open() accepts only
+  // a thread-group leader, one cheap syscall instead of rendering /proc/<tid>/status.
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, tid, 0));
+  if (pidfd >= 0) {
+    close(pidfd);
+    return tid;
+  }
+  return process_of_thread(tid);
+}
+
 ProcessRef ProcessRef::of_thread(pid_t tid) {
   ProcessRef ref;
   if (tid <= 0) return ref;
@@ -106,7 +111,7 @@ ProcessRef ProcessRef::of_thread(pid_t tid) {
     ref.pidfd_.reset(pidfd);
     return ref;
   }
-  ref.pid_ = process_of(tid);
+  ref.pid_ = process_of_thread(tid);  // not a leader: no second pidfd_open of tid
   pidfd = static_cast<int>(syscall(SYS_pidfd_open, ref.pid_, 0));
   if (pidfd >= 0) ref.pidfd_.reset(pidfd);
   return ref;
