@@ -3,6 +3,18 @@
 
 namespace pbs {
 
+std::string_view to_string(LockKind kind) {
+  switch (kind) {
+    case LockKind::kGroup:
+      return "group";
+    case LockKind::kSnapshot:
+      return "snapshot";
+    case LockKind::kManifest:
+      return "manifest";
+  }
+  return "?";
+}
+
 LockObject LockObject::group_lock(std::string store, Namespace ns, BackupGroup group) {
   return {std::move(store), std::move(ns), LockKind::kGroup, std::move(group), {}};
 }

@@ -9,6 +9,8 @@
 namespace pbs {
 
 enum class LockKind { kGroup, kSnapshot, kManifest };
+/// "group", "snapshot" or "manifest".
+std::string_view to_string(LockKind kind);
 
 /// A lockable object of a datastore. Example: the manifest of `vm/100/2024-01-01T00:00:00Z`
 /// in namespace `prod` of `store1` has rpath `vm/100/2024-01-01T00:00:00Z/.index.json.lck`.

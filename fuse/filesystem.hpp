@@ -53,4 +53,10 @@ struct stat node_attributes(Filesystem& fs, const Node& node, std::uint64_t ino)
 /// The text a read of an open lock node (or of the status file) returns.
 std::string node_status_text(Filesystem& fs, const Node& node);
 
+/// Whether `node`'s lock file outlived its datastore object (a prune without cleanup, a removed
+/// store, a snapshot moved by PBS 4.2's move group/namespace): nullopt when the datastore could
+/// not be read (out of descriptors), so that no wrong answer is given.
+std::optional<bool> lock_file_is_stale(Filesystem& fs, const Node& node,
+                                       const NodeLockState& state);
+
 }  // namespace pbs::fs

@@ -39,14 +39,9 @@ std::optional<std::string> attribute(Filesystem& fs, const Node& node, std::stri
     return out;
   }
   if (name == "user.pbs.stale") {
-    // The lock file outlived its datastore object (a prune without cleanup, a removed store).
-    LockObject object = node.lock_object();
-    auto store = fs.stores->find(node.store);
-    auto on_disk = store ? store->has_directory(object.datastore_dir()) : Result<bool>(false);
-    if (!on_disk)
-      return std::nullopt;  // unknown (out of descriptors): no answer rather than a wrong one
-    bool object_exists = *on_disk;
-    return std::string(state.lock_file_exists && !object_exists ? "yes" : "no");
+    auto stale = lock_file_is_stale(fs, node, state);
+    if (!stale) return std::nullopt;  // unknown: no answer rather than a wrong one
+    return std::string(*stale ? "yes" : "no");
   }
   return std::nullopt;
 }

@@ -43,18 +43,6 @@ std::string json_string(const std::string& text) {
   return out + "\"";
 }
 
-const char* kind_name(LockKind kind) {
-  switch (kind) {
-    case LockKind::kGroup:
-      return "group";
-    case LockKind::kSnapshot:
-      return "snapshot";
-    case LockKind::kManifest:
-      return "manifest";
-  }
-  return "?";
-}
-
 // pbs-lockfs mountpoints.
 std::vector<std::string> pbs_lockfs_mounts() {
   std::vector<std::string> out;
@@ -187,8 +175,8 @@ int run_list(const std::vector<std::string>& args) {
           }
           match_tasks(shown, tasks, object);
           for (auto& h : shown) {
-            rows.push_back({store.name, ns.join('/'), object.rpath(), kind_name(object.kind), file,
-                            std::move(h)});
+            rows.push_back({store.name, ns.join('/'), object.rpath(),
+                            std::string(to_string(object.kind)), file, std::move(h)});
           }
         }
       }
