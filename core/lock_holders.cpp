@@ -1,8 +1,10 @@
 // Lock holders; see lock_holders.hpp.
 #include "lock_holders.hpp"
 
+#include <cstdlib>
 #include <ctime>
-#include <sstream>
+
+#include "text_escape.hpp"
 
 namespace pbs {
 
@@ -24,7 +26,8 @@ std::vector<LockHolder> direct_holders(const std::vector<ProcLock>& locks, dev_t
     LockHolder holder;
     holder.pid = info.alive ? info.pid : lock.pid;
     holder.uid = info.uid;
-    holder.command = info.command;
+    // Nobody we may see shares it (another user's child may): the taker is known to be gone.
+    holder.command = info.alive ? info.command : "(exited)";
     holder.mode = lock.exclusive ? LockMode::kExclusive : LockMode::kShared;
     holder.since = info.started;
     out.push_back(std::move(holder));
@@ -61,52 +64,78 @@ std::chrono::system_clock::time_point parse_iso_time(const std::string& text) {
 }
 
 std::string describe_holder(const LockHolder& h) {
-  std::ostringstream out;
-  out << "pid=" << h.pid << " command=" << h.command << " uid=";
-  if (h.uid == static_cast<uid_t>(-1)) {
-    out << "?";
-  } else {
-    out << h.uid;
-  }
-  out << " mode=" << to_string(h.mode) << " since=" << iso_time(h.since)
-      << " via=" << (h.via_mount ? "mount" : "direct");
-  if (!h.task.empty()) out << " task=" << h.task.substr(0, h.task.find(' '));
-  if (!h.reason.empty()) {
-    std::string reason = h.reason;
-    while (!reason.empty() && reason.back() == '\n')
-      reason.pop_back();
-    for (char& c : reason) {
-      if (c == '\n') c = ' ';
-    }
-    out << " reason=" << reason;
-  }
-  return out.str();
+  std::string out =
+      "pid=" + std::to_string(h.pid) +
+      " uid=" + (h.uid == static_cast<uid_t>(-1) ? std::string("?") : std::to_string(h.uid)) +
+      " mode=" + std::string(to_string(h.mode)) + " since=" + iso_time(h.since) +
+      " via=" + (h.via_mount ? "mount" : "direct") + " command=" + quote_text(h.command);
+  if (!h.task.empty()) out += " task=" + quote_text(h.task);
+  // A reason written with echo ends in a newline, which says nothing.
+  std::string_view reason = h.reason;
+  while (!reason.empty() && reason.back() == '\n')
+    reason.remove_suffix(1);
+  if (!reason.empty()) out += " reason=" + quote_text(reason);
+  return out;
 }
 
-LockHolder parse_holder(const std::string& line) {
-  LockHolder h;
-  std::string rest = line;
-  if (auto at = rest.find(" reason="); at != std::string::npos) {
-    h.reason = rest.substr(at + 8);
-    rest.resize(at);
-  }
-  std::istringstream fields(rest);
-  std::string field;
-  while (fields >> field) {
-    auto eq = field.find('=');
-    if (eq == std::string::npos) continue;
-    std::string key = field.substr(0, eq), value = field.substr(eq + 1);
-    try {
-      if (key == "pid") h.pid = static_cast<pid_t>(std::stol(value));
-      if (key == "uid" && value != "?") h.uid = static_cast<uid_t>(std::stoul(value));
-    } catch (const std::exception&) {
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_fields(
+    std::string_view line) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  while (!line.empty()) {
+    if (line.front() == ' ') {
+      line.remove_prefix(1);
+      continue;
     }
-    if (key == "command") h.command = value;
-    if (key == "mode") h.mode = value == "exclusive" ? LockMode::kExclusive : LockMode::kShared;
-    if (key == "since") h.since = parse_iso_time(value);
-    if (key == "via") h.via_mount = value == "mount";
-    if (key == "task") h.task = value;
+    auto eq = line.find('=');
+    if (eq == std::string_view::npos || eq == 0) return std::nullopt;
+    std::string key(line.substr(0, eq));
+    line.remove_prefix(eq + 1);
+    std::string value;
+    if (!line.empty() && line.front() == '"') {
+      auto quoted = unquote_text(line);
+      if (!quoted) return std::nullopt;
+      value = std::move(*quoted);
+    } else {
+      auto end = line.find(' ');
+      value = std::string(line.substr(0, end));
+      line.remove_prefix(end == std::string_view::npos ? line.size() : end);
+    }
+    fields.emplace_back(std::move(key), std::move(value));
   }
+  return fields;
+}
+
+std::optional<LockHolder> parse_holder(std::string_view line) {
+  auto fields = parse_fields(line);
+  if (!fields) return std::nullopt;
+  LockHolder h;
+  bool has_pid = false;
+  for (const auto& [key, value] : *fields) {
+    char* end = nullptr;
+    if (key == "pid") {
+      long pid = std::strtol(value.c_str(), &end, 10);
+      if (*end != '\0' || pid <= 0) return std::nullopt;
+      h.pid = static_cast<pid_t>(pid);
+      has_pid = true;
+    } else if (key == "uid" && value != "?") {
+      unsigned long uid = std::strtoul(value.c_str(), &end, 10);
+      if (*end != '\0') return std::nullopt;
+      h.uid = static_cast<uid_t>(uid);
+    } else if (key == "mode") {
+      h.mode = value == "exclusive" ? LockMode::kExclusive : LockMode::kShared;
+    } else if (key == "since") {
+      h.since = parse_iso_time(value);
+    } else if (key == "via") {
+      h.via_mount = value == "mount";
+    } else if (key == "command") {
+      h.command = value;
+    } else if (key == "task") {
+      h.task = value;
+    } else if (key == "reason") {
+      h.reason = value;
+    }
+  }
+  if (!has_pid) return std::nullopt;
   return h;
 }
 

@@ -5,6 +5,9 @@
 #include "filesystem.hpp"
 
 namespace pbs::fs {
+namespace {
+constexpr uid_t kUnknownUid = 65534;
+}
 
 double attribute_timeout(const Filesystem& fs, const Node& node) {
   if (node.is_lock()) return fs.options.attr_timeout;
@@ -37,7 +40,9 @@ struct stat node_attributes(Filesystem& fs, const Node& node, std::uint64_t ino)
   if (!state.holders.empty()) {
     const Holder& first = state.holders.front();
     mode = first.mode == LockMode::kExclusive ? 0220 : 0440;
-    if (first.uid != static_cast<uid_t>(-1)) st.st_uid = first.uid;
+    // An unknown user (a holder of another user whose taker exited) shows as the kernel's
+    // overflow uid, `nobody`: not as backup, which would suggest PBS.
+    st.st_uid = first.uid != static_cast<uid_t>(-1) ? first.uid : kUnknownUid;
     st.st_mtime = std::chrono::system_clock::to_time_t(first.since);
   }
   st.st_mode = S_IFREG | mode;

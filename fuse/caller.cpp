@@ -23,6 +23,22 @@ Caller Caller::of(fuse_req_t req) {
   return caller;
 }
 
+Caller Caller::of_process(pid_t pid, uid_t uid, gid_t gid) {
+  Caller caller;
+  caller.pid = pid;
+  caller.uid = uid;
+  caller.gid = gid;
+  caller.groups_.emplace();
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Groups:", 0) != 0) continue;
+    std::istringstream ids(line.substr(7));
+    for (unsigned long id; ids >> id;)
+      caller.groups_->push_back(static_cast<gid_t>(id));
+  }
+  return caller;
+}
+
 const std::vector<gid_t>& Caller::groups() const {
   if (!groups_) {
     gid_t groups[256];

@@ -20,6 +20,9 @@ struct Caller {
   gid_t gid = 0;
 
   static Caller of(fuse_req_t req);
+  /// A process met outside FUSE (a socket peer): its supplementary groups are read from
+  /// /proc/<pid>/status (none when unreadable).
+  static Caller of_process(pid_t pid, uid_t uid, gid_t gid);
   /// Supplementary groups, read from /proc only when asked (an expensive read; root, backup
   /// and members by primary group never need it). Only while the request is being handled.
   const std::vector<gid_t>& groups() const;

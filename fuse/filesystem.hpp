@@ -15,6 +15,7 @@
 #include "lock_manager.hpp"
 #include "lock_root.hpp"
 #include "lock_state.hpp"
+#include "mount_holders.hpp"
 #include "mount_tree.hpp"
 #include "options.hpp"
 #include "resource_shortage.hpp"
@@ -31,6 +32,9 @@ struct Filesystem {
   std::unique_ptr<LockManager> locks;
   std::unique_ptr<MountTree> tree;
   ProcLocksSnapshot proc_locks;
+  FirstSeen first_seen;
+  /// The real requesters behind other pbs-lockfs daemons' locks on this lock root.
+  std::unique_ptr<MountHoldersResolver> other_mounts;
   ResourceShortage shortage;
   fuse_session* session = nullptr;
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();

@@ -594,6 +594,15 @@ std::vector<std::shared_ptr<OpenHandle>> LockManager::handles(const std::string&
   return found->second.handles;
 }
 
+std::vector<std::shared_ptr<OpenHandle>> LockManager::all_handles() const {
+  std::vector<std::shared_ptr<OpenHandle>> out;
+  std::lock_guard lock(mutex_);
+  out.reserve(handles_);
+  for (const auto& [key, state] : keys_)
+    out.insert(out.end(), state.handles.begin(), state.handles.end());
+  return out;
+}
+
 std::vector<LockObject> LockManager::held_in(const std::string& store, const Namespace& ns) const {
   std::vector<LockObject> out;
   std::lock_guard lock(mutex_);

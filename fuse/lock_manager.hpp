@@ -63,6 +63,8 @@ class LockManager {
 
   /// Every open handle of the lock `key`.
   std::vector<std::shared_ptr<OpenHandle>> handles(const std::string& key) const;
+  /// Every open handle.
+  std::vector<std::shared_ptr<OpenHandle>> all_handles() const;
   /// The objects held through the mount in one namespace of a store.
   std::vector<LockObject> held_in(const std::string& store, const Namespace& ns) const;
   /// How many requests wait for the lock `key`.

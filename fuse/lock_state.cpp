@@ -46,6 +46,27 @@ bool ProcLocksSnapshot::others_lock_on(dev_t device) {
   return std::find(others_devices_.begin(), others_devices_.end(), device) != others_devices_.end();
 }
 
+std::chrono::system_clock::time_point FirstSeen::of(dev_t device, ino_t inode, pid_t pid) {
+  auto now = std::chrono::system_clock::now();
+  std::lock_guard lock(mutex_);
+  if (entries_.size() > 1024) {
+    std::erase_if(entries_,
+                  [&](const auto& e) { return now - e.second.last > std::chrono::minutes(10); });
+  }
+  auto [entry, added] = entries_.try_emplace({device, inode, pid}, Entry{now, now});
+  entry->second.last = now;
+  return entry->second.first;
+}
+
+namespace {
+// Direct holders with an unknown start get the time they were first seen.
+void date_unknown_starts(Filesystem& fs, std::vector<Holder>& holders, dev_t device, ino_t inode) {
+  for (auto& h : holders) {
+    if (h.since.time_since_epoch().count() == 0) h.since = fs.first_seen.of(device, inode, h.pid);
+  }
+}
+}  // namespace
+
 NodeLockState node_lock_state(Filesystem& fs, const Node& node, bool holders_only) {
   NodeLockState state;
   LockObject object = node.lock_object();
@@ -57,14 +78,7 @@ NodeLockState node_lock_state(Filesystem& fs, const Node& node, bool holders_onl
     if (!holders_only && h->lock.held() && !lock_file_at_path(h->lock.file_fd(), state.lock_file)) {
       ++state.holders_of_replaced_files;
     }
-    state.holders.push_back({h->opener.pid(),
-                             h->uid,
-                             h->command_locked(),
-                             h->held_mode(),
-                             h->since,
-                             true,
-                             h->reason,
-                             {}});
+    state.holders.push_back(h->holder_locked());
   }
   state.mount_waiters = fs.locks->waiter_count(path.relative());
 
@@ -77,6 +91,8 @@ NodeLockState node_lock_state(Filesystem& fs, const Node& node, bool holders_onl
     if (stat(old_style.c_str(), &target) == 0) {
       auto direct = direct_holders(*fs.proc_locks.current(), target.st_dev, target.st_ino, getpid(),
                                    &state.direct_waiters);
+      fs.other_mounts->resolve(direct, target.st_dev, target.st_ino);
+      date_unknown_starts(fs, direct, target.st_dev, target.st_ino);
       if (!direct.empty()) match_tasks(direct, read_active_tasks(fs.options.tasks_file), object);
       state.holders.insert(state.holders.end(), direct.begin(), direct.end());
     }
@@ -92,6 +108,9 @@ NodeLockState node_lock_state(Filesystem& fs, const Node& node, bool holders_onl
     // Our own flocks (pid of this daemon) are the mount's handles above, with real requesters.
     auto direct = direct_holders(*fs.proc_locks.current(), file.st_dev, file.st_ino, getpid(),
                                  &state.direct_waiters);
+    // Another pbs-lockfs mount's locks: its users, as that daemon reports them.
+    fs.other_mounts->resolve(direct, file.st_dev, file.st_ino);
+    date_unknown_starts(fs, direct, file.st_dev, file.st_ino);
     // PBS runs every task in proxmox-backup-proxy: name the task behind a direct holder.
     if (!direct.empty()) match_tasks(direct, read_active_tasks(fs.options.tasks_file), object);
     state.holders.insert(state.holders.end(), direct.begin(), direct.end());

@@ -6,9 +6,11 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "lock.hpp"
@@ -52,6 +54,21 @@ class ProcLocksSnapshot {
   std::shared_ptr<const std::vector<ProcLock>> locks_ =
       std::make_shared<const std::vector<ProcLock>>();
   std::vector<dev_t> others_devices_;  ///< of locks_, without this process's own locks
+};
+
+/// When a direct holder was first seen, for holders whose start is unknown (the taker exited and
+/// the process keeping its descriptor belongs to another user): `ls -l` then shows that time,
+/// never 1970. Bounded: entries not asked about for ten minutes are forgotten.
+class FirstSeen {
+ public:
+  std::chrono::system_clock::time_point of(dev_t device, ino_t inode, pid_t pid);
+
+ private:
+  struct Entry {
+    std::chrono::system_clock::time_point first, last;
+  };
+  std::mutex mutex_;
+  std::map<std::tuple<dev_t, ino_t, pid_t>, Entry> entries_;
 };
 
 /// The lock state of `node`. `holders_only`: just what `ls -l` shows (holders), which skips

@@ -7,12 +7,15 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 
 #include "filesystem.hpp"
 #include "inode_trimmer.hpp"
 #include "logging.hpp"
+#include "mount_table.hpp"
+#include "mount_holders_service.hpp"
 #include "mount_monitor.hpp"
 #include "ops.hpp"
 #include "privileges.hpp"
@@ -46,12 +49,22 @@ sigset_t reload_signals() {
   return set;
 }
 
-int serve(Filesystem& fs, fuse_session* se) {
+// Whether the mount of connection `device` ("major:minor") is still in the mount table.
+bool still_mounted(const std::string& device) {
+  for (const auto& entry : read_mount_table()) {
+    if (entry.device == device) return true;
+  }
+  return false;
+}
+
+int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& mounted) {
   // Few malloc arenas: every worker thread would otherwise keep its own, and memory freed by the
   // inode trimmer would stay scattered over them.
   mallopt(M_ARENA_MAX, 2);
   if (auto ok = drop_privileges(fs.options.user); !ok) return fail(ok.error().message);
   if (auto ok = fs.locks->start(); !ok) return fail(ok.error().message);
+  MountHoldersService holders(fs);
+  if (auto ok = holders.start(); !ok) return fail("holders service: " + ok.error().message);
   if (fuse_set_signal_handlers(se) != 0) return fail("cannot install signal handlers");
   ReloadSignal reload([&fs] { fs.stores->reload(); });
   InodeTrimmer trimmer(se, fs.inodes, fs.options.max_inodes);
@@ -66,12 +79,22 @@ int serve(Filesystem& fs, fuse_session* se) {
   fuse_loop_cfg_set_idle_threads(config, fs.options.max_threads);
   int rc = fuse_session_loop_mt(se, config);
   fuse_loop_cfg_destroy(config);
+  holders.stop();
   fs.locks->stop();
   release_open_directories();
   fuse_remove_signal_handlers(se);
   spdlog::info("stopped serving {}", fs.options.mountpoint);
   // libfuse reports the signal that ended the loop: a requested stop is a clean exit.
   if (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) return 0;
+  // Detached (a polite stop, `umount -l`) while the kernel still had requests queued for us
+  // (the releases of a burst of closes): it ends the connection with ECONNABORTED. Nothing is
+  // lost: those handles are closed, and their locks go with this process.
+  if (rc == -ECONNABORTED && mounted && !still_mounted(mounted->device)) {
+    spdlog::info("the kernel ended the connection after the mount was detached ({} handle(s) "
+                 "released now)",
+                 fs.locks->total_handles());
+    return 0;
+  }
   spdlog::error("the FUSE session loop failed ({})", rc);
   return 1;
 }
@@ -96,8 +119,12 @@ int main(int argc, char** argv) {
   auto lock_gid = lookup_group(fs.options.lock_group);
   if (!lock_gid) return fail("lock_group: " + lock_gid.error().message, 2);
   fs.access = AccessPolicy{fs.owner.uid, *lock_gid, fs.options.public_listing};
-  if (auto user = check_user(fs.options.user); !user)
-    return fail("user: " + user.error().message, 2);
+  auto user = check_user(fs.options.user);
+  if (!user) return fail("user: " + user.error().message, 2);
+  // Other daemons on this lock root serve as backup or as their user=; root runs none.
+  fs.other_mounts = std::make_unique<MountHoldersResolver>(
+      std::vector<uid_t>{0, fs.owner.uid, *user}, std::chrono::milliseconds(5),
+      std::chrono::milliseconds(250));
   fs.stores = fs.options.stores.empty() ? DatastoreRegistry::from_config(fs.options.config)
                                         : DatastoreRegistry::from_list(fs.options.stores);
   for (const auto& store : fs.options.stores) {
@@ -160,6 +187,7 @@ int main(int argc, char** argv) {
   std::optional<MountIdentity> mounted = mount_identity(fs.options.mountpoint);
   if (!mounted) spdlog::warn("cannot identify the new mount at {}", fs.options.mountpoint);
   spdlog::info("mounted {} ({} datastore(s))", fs.options.mountpoint, fs.stores->current()->size());
+  if (!fs.options.foreground) log_to_syslog();  // stderr is /dev/null from here on
   if (fuse_daemonize(fs.options.foreground) != 0) return fail("cannot go to the background");
 
   pid_t daemon = fork();
@@ -173,7 +201,7 @@ int main(int argc, char** argv) {
     }
     return monitor_daemon(daemon, settings);
   }
-  int code = serve(fs, se);
+  int code = serve(fs, se, mounted);
   fuse_session_destroy(se);
   return code;
 }

@@ -11,6 +11,7 @@
 
 #include "caller.hpp"
 #include "lock.hpp"
+#include "lock_holders.hpp"
 
 namespace pbs::fs {
 
@@ -48,6 +49,10 @@ struct OpenHandle {
     // An opener that exited before it was first shown: its pid may be anybody's by now.
     if (command.empty()) command = opener.alive() ? process_command(opener.pid()) : "(exited)";
     return command;
+  }
+  /// This handle as a holder: the real requester (caller holds `mutex`).
+  LockHolder holder_locked() {
+    return {opener.pid(), uid, command_locked(), held_mode(), since, true, reason, {}};
   }
   bool holds() const { return held.load() != 0; }
   LockMode held_mode() const { return held.load() == 2 ? LockMode::kExclusive : LockMode::kShared; }

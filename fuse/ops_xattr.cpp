@@ -8,6 +8,7 @@
 
 #include "filesystem.hpp"
 #include "ops.hpp"
+#include "text_escape.hpp"
 
 namespace pbs::fs {
 
@@ -31,9 +32,13 @@ std::optional<std::string> attribute(Filesystem& fs, const Node& node, std::stri
       if (name == "user.pbs.holders") {
         out += describe_holder(h) + "\n";
       } else if (name == "user.pbs.task") {
-        if (!h.task.empty()) out += h.task + "\n";
+        if (!h.task.empty()) out += escape_controls(h.task) + "\n";
       } else if (!h.reason.empty()) {
-        out += h.reason + (h.reason.back() == '\n' ? "" : "\n");
+        // One line per holder, whatever the reason holds (a newline shows as \n).
+        std::string_view reason = h.reason;
+        while (!reason.empty() && reason.back() == '\n')
+          reason.remove_suffix(1);
+        out += escape_controls(reason) + "\n";
       }
     }
     return out;
@@ -44,6 +49,21 @@ std::optional<std::string> attribute(Filesystem& fs, const Node& node, std::stri
     return std::string(*stale ? "yes" : "no");
   }
   return std::nullopt;
+}
+
+// The kernel passes at most XATTR_SIZE_MAX (64 KiB) of a value; `getfattr` fails with E2BIG on a
+// longer one. A longer list (a thousand holders) is cut at a line, with a last line saying how
+// many lines are left out and where the whole list is.
+void fit_xattr_size(std::string& value) {
+  constexpr std::size_t kMax = 65536, kRoomForNote = 200;
+  if (value.size() <= kMax) return;
+  std::size_t cut = value.rfind('\n', kMax - kRoomForNote);
+  cut = cut == std::string::npos ? 0 : cut + 1;
+  auto left_out = std::count(value.begin() + static_cast<std::ptrdiff_t>(cut), value.end(), '\n');
+  value.resize(cut);
+  value += "... " + std::to_string(left_out) +
+           " more line(s) left out (64 KiB limit): the whole list is in `pbs-lockctl list` and "
+           "in the text a read of the open node returns\n";
 }
 
 }  // namespace
@@ -61,6 +81,7 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) 
   if (refuse_unless(fs.access.may_list(caller), req, caller, "getxattr", node->key())) return;
   auto value = attribute(fs, *node, name);
   if (!value) return (void)fuse_reply_err(req, ENODATA);
+  fit_xattr_size(*value);
   if (size == 0) return (void)fuse_reply_xattr(req, value->size());
   if (size < value->size()) return (void)fuse_reply_err(req, ERANGE);
   fuse_reply_buf(req, value->data(), value->size());

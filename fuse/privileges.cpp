@@ -30,11 +30,11 @@ Result<UserIds> find_user(const std::string& user) {
 
 }  // namespace
 
-Result<void> check_user(const std::string& user) {
-  if (user == "root") return {};
+Result<uid_t> check_user(const std::string& user) {
+  if (user == "root") return uid_t{0};
   auto ids = find_user(user);
   if (!ids) return ids.error();
-  return {};
+  return ids->uid;
 }
 
 Result<void> drop_privileges(const std::string& user) {

@@ -1,14 +1,16 @@
 // Dropping root once mounted: the daemon serves as `backup` with no capabilities.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "result.hpp"
 
 namespace pbs::fs {
 
-/// Whether `user` exists (checked before mounting: nothing is mounted for a bad option).
-Result<void> check_user(const std::string& user);
+/// The uid of `user`, checked before mounting: nothing is mounted for a bad option.
+Result<uid_t> check_user(const std::string& user);
 
 /// Switches to `user` and its primary group with no supplementary groups and no capabilities
 /// (a no-op for "root"). Checks that root cannot be regained.

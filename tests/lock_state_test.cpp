@@ -15,6 +15,7 @@
 
 #include "mount_fixture.hpp"
 #include "other_process.hpp"
+#include "text_escape.hpp"
 
 namespace pbs::test {
 namespace {
@@ -144,9 +145,9 @@ TEST_F(LockStateTest, AHolderWhoseChildKeepsTheLockAfterItExitedStillShows) {
   // /proc/locks names the exited parent; the holder shown is the child that keeps the lock.
   std::string holders = xattr(kSnap1, "user.pbs.holders");
   EXPECT_EQ(holders.find("pid=" + std::to_string(parent) + " "), std::string::npos) << holders;
-  EXPECT_EQ(holders.find("command=?"), std::string::npos) << holders;
-  EXPECT_NE(holders.find("pid=" + std::to_string(child) + " command=lock-state-test uid=34"),
-            std::string::npos)
+  EXPECT_EQ(holders.find("command=\"?\""), std::string::npos) << holders;
+  EXPECT_NE(holders.find("command=\"lock-state-test\""), std::string::npos) << holders;
+  EXPECT_NE(holders.find("pid=" + std::to_string(child) + " uid=34 "), std::string::npos)
       << holders;
   // The orphan is still running: find and end it through the lock file's holder.
   kill(child, SIGKILL);
@@ -178,7 +179,7 @@ TEST_F(LockStateTest, ExtendedAttributesTellTheRest) {
   n = listxattr(node(kSnap1).c_str(), names, sizeof names);
   ASSERT_GT(n, 0);
   EXPECT_NE(std::string(names, n).find("user.pbs.reason"), std::string::npos);
-  EXPECT_NE(xattr(kSnap1, "user.pbs.holders").find("reason=pinned for legal hold"),
+  EXPECT_NE(xattr(kSnap1, "user.pbs.holders").find("reason=\"pinned for legal hold"),
             std::string::npos);
   EXPECT_EQ(xattr(kSnap1, "user.pbs.state"), "exclusive");
   close(fd);
@@ -198,7 +199,8 @@ TEST_F(LockStateTest, ADirectHolderIsMatchedToItsPbsTask) {
   EXPECT_TRUE(
       eventually([&] { return xattr(kSnap1, "user.pbs.task") == upid + " (reader)\n"; }, 500ms))
       << xattr(kSnap1, "user.pbs.task");
-  EXPECT_NE(xattr(kSnap1, "user.pbs.holders").find("task=" + upid), std::string::npos);
+  EXPECT_NE(xattr(kSnap1, "user.pbs.holders").find("task=\"" + escape_text(upid)),
+            std::string::npos);
 }
 
 // Runs `pbs-lockctl list ARGS --json` and returns one line per lock: "object mode pid via".
@@ -223,7 +225,7 @@ TEST_F(LockStateTest, LockctlListShowsEveryHolderWithTheRealRequesters) {
   ASSERT_GE(mine, 0);
   int ns_lock = open(node("ns/prod/vm/300/.lock").c_str(), O_RDONLY);
   ASSERT_GE(ns_lock, 0);
-  std::string base = "--lock-root " + locks_ + " --mount " + mnt_;
+  std::string base = "--lock-root " + locks_;
   std::string all = lockctl_list(base);
   EXPECT_NE(all.find(std::string(kSnap1) + " exclusive " + std::to_string(getpid()) + " mount"),
             std::string::npos)

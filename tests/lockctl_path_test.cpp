@@ -70,22 +70,34 @@ TEST(LockctlPath, EveryFullPathVector) {
   }
 }
 
-TEST(LockctlList, AMissingLockRootIsAnEmptyListAndIsNotCreated) {
+// A lock root given that does not exist, or is not one, is refused (it once printed an empty
+// table, exit 0: a typo looked like "nothing is locked"); nothing is created.
+TEST(LockctlList, ALockRootThatIsMissingOrIsNotOneIsRefused) {
   char dir[] = "/tmp/pbs-lockctl-test.XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
   std::string root = std::string(dir) + "/locks";
-  EXPECT_EQ(run({"list", "--lock-root", root}).exit_code, 0);
+  auto missing = run({"list", "--lock-root", root}, true);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.out.find(root + ": No such file or directory"), std::string::npos)
+      << missing.out;
+  EXPECT_EQ(std::count(missing.out.begin(), missing.out.end(), '\n'), 1);
   EXPECT_NE(access(root.c_str(), F_OK), 0);
+  EXPECT_EQ(run({"list", "--lock-root", "/etc", "--json"}).out, "");
+  auto etc = run({"list", "--lock-root", "/etc", "--json"}, true);
+  EXPECT_EQ(etc.exit_code, 2);
+  EXPECT_NE(etc.out.find("/etc is not a PBS lock root (owned by uid 0"), std::string::npos)
+      << etc.out;
   rmdir(dir);
 }
 
-TEST(LockctlList, AMissingLockRootIsAnEmptyList) {
-  auto text = run({"list", "--lock-root", "/nonexistent/locks"});
-  EXPECT_EQ(text.exit_code, 0);
-  EXPECT_EQ(text.out.find("STORE"), 0u);
-  auto json = run({"list", "--lock-root", "/nonexistent/locks", "--json"});
+// The default lock root is missing when PBS took no lock since boot: nothing is locked.
+TEST(LockctlList, AMissingDefaultLockRootIsAnEmptyList) {
+  if (access("/run/proxmox-backup/locks", F_OK) == 0) GTEST_SKIP() << "PBS has a lock root here";
+  auto json = run({"list", "--json"});
   EXPECT_EQ(json.exit_code, 0);
   EXPECT_EQ(json.out, "{\"locks\": []}\n");
+  auto note = run({"list", "--json"}, true);
+  EXPECT_NE(note.out.find("PBS has taken no lock since boot"), std::string::npos) << note.out;
 }
 
 TEST(LockctlPath, LockRootOption) {

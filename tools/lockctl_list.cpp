@@ -1,13 +1,14 @@
 // `pbs-lockctl list`: every held lock under the lock root, with who holds it, how and since
 // when, and the PBS task behind it. Works without the mount (reading /proc/locks and the lock
-// tree); with a pbs-lockfs mount it shows the real requesters of locks held through it.
+// tree); locks held by pbs-lockfs daemons are shown as their real requesters, which each daemon
+// reports on its own socket (never through the mount, so a stopped daemon cannot hang it).
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,10 @@
 #include "lock_holders.hpp"
 #include "lock_root.hpp"
 #include "lockctl_commands.hpp"
-#include "mount_table.hpp"
+#include "mount_holders.hpp"
+#include "owner.hpp"
 #include "safe_dir.hpp"
+#include "text_escape.hpp"
 
 namespace pbs::lockctl {
 namespace {
@@ -26,61 +29,24 @@ struct Row {
   LockHolder holder;
 };
 
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buffer[8];
-      std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
-      out += buffer;
-    } else {
-      out += static_cast<char>(c);
-    }
+// Whether `path` is a lock root to list: a directory owned by the backup user, as PBS creates
+// it. A missing default lock root means PBS took no lock since boot.
+std::optional<std::string> lock_root_problem(const std::string& path, uid_t backup_uid) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return path + ": " + std::strerror(errno);
+  if (!S_ISDIR(st.st_mode)) return path + " is not a directory";
+  if (st.st_uid != backup_uid) {
+    return path + " is not a PBS lock root (owned by uid " + std::to_string(st.st_uid) +
+           "; PBS creates its lock root as backup)";
   }
-  return out + "\"";
-}
-
-// pbs-lockfs mountpoints.
-std::vector<std::string> pbs_lockfs_mounts() {
-  std::vector<std::string> out;
-  for (const auto& entry : read_mount_table()) {
-    if (entry.fstype == "fuse.pbs-lockfs") out.push_back(entry.mountpoint);
-  }
-  return out;
-}
-
-std::string get_xattr(const std::string& path, const char* name) {
-  char buffer[65536];
-  ssize_t n = getxattr(path.c_str(), name, buffer, sizeof buffer);
-  return n > 0 ? std::string(buffer, n) : std::string();
-}
-
-// Holders through a mount of this lock root, as the mount reports them (the real requesters).
-std::vector<LockHolder> mount_holders(const std::vector<std::string>& mounts,
-                                      const LockObject& object, const std::string& lock_file) {
-  for (const auto& mount : mounts) {
-    std::string node = mount + "/" + object.mount_path();
-    if (get_xattr(node, "user.pbs.lock_file") != lock_file) continue;
-    std::vector<LockHolder> out;
-    std::istringstream lines(get_xattr(node, "user.pbs.holders"));
-    for (std::string line; std::getline(lines, line);) {
-      LockHolder holder = parse_holder(line);
-      if (holder.via_mount) out.push_back(std::move(holder));
-    }
-    return out;
-  }
-  return {};
+  return std::nullopt;
 }
 
 }  // namespace
 
 int run_list(const std::vector<std::string>& args) {
   std::string lock_root = kDefaultLockRoot, store_filter, ns_text, tasks_file = kDefaultActiveTasks;
-  std::vector<std::string> mounts;
-  bool json = false, ns_given = false, mounts_given = false;
+  bool json = false, ns_given = false, lock_root_given = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     auto value = [&](std::string& out) {
@@ -88,11 +54,11 @@ int run_list(const std::vector<std::string>& args) {
       out = args[++i];
       return true;
     };
-    std::string mount;
     if (arg == "--json") {
       json = true;
     } else if (arg == "--lock-root") {
       if (!value(lock_root)) return usage_error("--lock-root needs a value");
+      lock_root_given = true;
     } else if (arg == "--store") {
       if (!value(store_filter)) return usage_error("--store needs a value");
     } else if (arg == "--ns") {
@@ -100,10 +66,6 @@ int run_list(const std::vector<std::string>& args) {
       ns_given = true;
     } else if (arg == "--tasks-file") {
       if (!value(tasks_file)) return usage_error("--tasks-file needs a value");
-    } else if (arg == "--mount") {
-      if (!value(mount)) return usage_error("--mount needs a value");
-      mounts.push_back(trim_trailing_slashes(mount));
-      mounts_given = true;
     } else {
       return usage_error("unknown argument " + arg + " (try --help)");
     }
@@ -113,8 +75,18 @@ int run_list(const std::vector<std::string>& args) {
   if (!store_filter.empty()) {
     if (auto ok = check_store_name(store_filter); !ok) return usage_error(ok.error().message);
   }
-  if (!mounts_given) mounts = pbs_lockfs_mounts();
   std::string root_path = trim_trailing_slashes(lock_root);
+  auto backup = Owner::lookup("backup", "backup");
+  if (!backup) return usage_error("the backup user: " + backup.error().message);
+  struct stat st {};
+  if (!lock_root_given && stat(root_path.c_str(), &st) != 0 && errno == ENOENT) {
+    std::fprintf(stderr, "pbs-lockctl: no lock root at %s: PBS has taken no lock since boot\n",
+                 root_path.c_str());
+  } else if (auto problem = lock_root_problem(root_path, backup->uid)) {
+    return usage_error(*problem);
+  }
+  // Daemons serve as backup (or their user=, usually backup); answers timed out are reported.
+  MountHoldersResolver daemons({0, backup->uid}, std::chrono::hours(1), std::chrono::seconds(1));
   int root = ::open(root_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   std::vector<Row> rows;
   std::optional<LockRoot> tree;  // only once it exists: listing never creates anything
@@ -152,27 +124,10 @@ int run_list(const std::vector<std::string>& args) {
           std::string file = root_path + "/" + object.lock_path().relative();
           struct stat st {};
           if (lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-          auto holders = direct_holders(proc_locks ? *proc_locks : std::vector<ProcLock>{},
-                                        st.st_dev, st.st_ino);
-          // The mount daemon's own flocks stand for its users: ask the mount who they are.
-          std::vector<LockHolder> shown;
-          bool mount_held = false;
-          for (auto& h : holders) {
-            if (h.command == "pbs-lockfs") {
-              mount_held = true;
-            } else {
-              shown.push_back(std::move(h));
-            }
-          }
-          if (mount_held) {
-            auto via_mount = mount_holders(mounts, object, file);
-            if (via_mount.empty()) {
-              for (auto& h : holders) {
-                if (h.command == "pbs-lockfs") shown.push_back(h);
-              }
-            }
-            shown.insert(shown.end(), via_mount.begin(), via_mount.end());
-          }
+          auto shown = direct_holders(proc_locks ? *proc_locks : std::vector<ProcLock>{}, st.st_dev,
+                                      st.st_ino);
+          // A daemon's flocks stand for its users: it says who they are.
+          daemons.resolve(shown, st.st_dev, st.st_ino);
           match_tasks(shown, tasks, object);
           for (auto& h : shown) {
             rows.push_back({store.name, ns.join('/'), object.rpath(),
@@ -181,6 +136,9 @@ int run_list(const std::vector<std::string>& args) {
         }
       }
     }
+  }
+  for (const auto& failure : daemons.failures()) {
+    std::fprintf(stderr, "pbs-lockctl: %s: its holders are shown as pbs-lockfs\n", failure.c_str());
   }
   if (json) {
     std::printf("{\"locks\": [");
@@ -210,9 +168,9 @@ int run_list(const std::vector<std::string>& args) {
     std::printf("%-10s %-12s %-36s %-9s %7d %-16s %-20s %-6s %s\n", r.store.c_str(),
                 r.ns.empty() ? "-" : r.ns.c_str(), r.object.c_str(),
                 std::string(to_string(r.holder.mode)).c_str(), r.holder.pid,
-                r.holder.command.c_str(), iso_time(r.holder.since).c_str(),
+                escape_controls(r.holder.command).c_str(), iso_time(r.holder.since).c_str(),
                 r.holder.via_mount ? "mount" : "direct",
-                r.holder.task.empty() ? "-" : r.holder.task.c_str());
+                r.holder.task.empty() ? "-" : escape_controls(r.holder.task).c_str());
   }
   return 0;
 }

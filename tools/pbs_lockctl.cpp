@@ -23,10 +23,9 @@ constexpr const char kUsage[] =
     "commands:\n"
     "  path [--lock-root DIR] [--ns A/B] STORE TYPE/ID[/TIME] [--manifest]\n"
     "      print the absolute path of the PBS lock file of a group, snapshot or manifest\n"
-    "  list [--lock-root DIR] [--store NAME] [--ns A/B] [--json] [--mount DIR]\n"
-    "       [--tasks-file FILE]\n"
+    "  list [--lock-root DIR] [--store NAME] [--ns A/B] [--json] [--tasks-file FILE]\n"
     "      every held lock: store, namespace, object, mode, holder, since, how held, PBS task\n"
-    "      (holders through a pbs-lockfs mount are shown as the real requesters)\n";
+    "      (holders through any pbs-lockfs mount are shown as the real requesters)\n";
 
 }  // namespace
 
