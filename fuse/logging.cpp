@@ -65,8 +65,8 @@ void set_default(std::shared_ptr<spdlog::logger> logger) {
 
 void log_to_syslog() {
   if (std::getenv("JOURNAL_STREAM") != nullptr) return;
-  auto sink = std::make_shared<spdlog::sinks::syslog_sink_mt>("pbs-lockfs", LOG_PID, LOG_DAEMON,
-                                                              false);
+  auto sink =
+      std::make_shared<spdlog::sinks::syslog_sink_mt>("pbs-lockfs", LOG_PID, LOG_DAEMON, false);
   auto logger = std::make_shared<spdlog::logger>("pbs-lockfs-syslog", sink);
   logger->set_pattern("%v");
   set_default(std::move(logger));

@@ -14,9 +14,9 @@
 #include "filesystem.hpp"
 #include "inode_trimmer.hpp"
 #include "logging.hpp"
-#include "mount_table.hpp"
 #include "mount_holders_service.hpp"
 #include "mount_monitor.hpp"
+#include "mount_table.hpp"
 #include "ops.hpp"
 #include "privileges.hpp"
 #include "reload_signal.hpp"
@@ -90,9 +90,10 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
   // (the releases of a burst of closes): it ends the connection with ECONNABORTED. Nothing is
   // lost: those handles are closed, and their locks go with this process.
   if (rc == -ECONNABORTED && mounted && !still_mounted(mounted->device)) {
-    spdlog::info("the kernel ended the connection after the mount was detached ({} handle(s) "
-                 "released now)",
-                 fs.locks->total_handles());
+    spdlog::info(
+        "the kernel ended the connection after the mount was detached ({} handle(s) "
+        "released now)",
+        fs.locks->total_handles());
     return 0;
   }
   spdlog::error("the FUSE session loop failed ({})", rc);
