@@ -481,9 +481,11 @@ void LockManager::process(const std::string& key, std::vector<Reply>& replies) {
   };
   // Every waiter has the same timeout, so the expired ones are at the front.
   while (!state.waiters.empty() && state.waiters.front()->deadline <= now) {
-    spdlog::info("wait for {} timed out (pid {})",
-                 state.waiters.front()->handle->request.object.describe(),
-                 state.waiters.front()->handle->opener.pid());
+    spdlog::info(
+        "wait for {} by pid {} ended by wait_timeout ({} ms): the lock is still taken, the open "
+        "fails with ETIMEDOUT and nothing was locked",
+        state.waiters.front()->handle->request.object.describe(),
+        state.waiters.front()->handle->opener.pid(), wait_timeout_ ? wait_timeout_->count() : 0);
     claim_front(ETIMEDOUT, {});
   }
   while (!state.waiters.empty()) {

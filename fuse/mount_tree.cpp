@@ -1,6 +1,8 @@
 // The mounted tree's contents; see mount_tree.hpp.
 #include "mount_tree.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -156,6 +158,20 @@ Result<Node> MountTree::child(const Node& parent, std::string_view name) {
   return node;
 }
 
+void MountTree::note_datastore_readable(const Datastore& store,
+                                        const Result<std::vector<BackupType>>& read) {
+  std::lock_guard lock(unreadable_mutex_);
+  bool was_unreadable = unreadable_.count(store.name()) > 0;
+  if (!read && !was_unreadable) {
+    spdlog::warn("datastore {}: {}; until it is back only its lock files show", store.name(),
+                 read.error().message);
+    unreadable_.insert(store.name());
+  } else if (read && was_unreadable) {
+    spdlog::info("datastore {}: {} is readable again", store.name(), store.path());
+    unreadable_.erase(store.name());
+  }
+}
+
 Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node& dir) {
   std::map<std::string, Node> out;
   auto add = [&](const std::string& name, NodeKind kind, auto&& fill) {
@@ -181,6 +197,7 @@ Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node
       std::set<BackupType> types;
       auto on_disk = store->types(dir.ns);
       if (!on_disk && is_resource_shortage(on_disk.error().code)) return on_disk.error();
+      if (dir.kind == NodeKind::kStore) note_datastore_readable(*store, on_disk);
       if (on_disk) types.insert(on_disk->begin(), on_disk->end());
       auto locked = locked_objects(dir);
       if (!locked) return locked.error();

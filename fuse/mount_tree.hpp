@@ -4,6 +4,8 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,11 +40,16 @@ class MountTree {
   /// The objects with a lock file in one namespace, plus those held through the mount.
   Result<std::vector<LockObject>> locked_objects(const Node& namespace_root);
   std::vector<std::string> child_namespaces(const Node& namespace_root);
+  /// Logs once when a datastore's directory cannot be read (removed, unmounted, renamed) and
+  /// once when it is back: the mount then shows only its lock files, which is easy to miss.
+  void note_datastore_readable(const Datastore& store, const Result<std::vector<BackupType>>& read);
 
   DatastoreRegistry& stores_;
   const LockRoot& root_;
   HeldQuery held_;
   LockFileListingCache lock_files_;
+  std::mutex unreadable_mutex_;
+  std::set<std::string> unreadable_;  ///< stores whose directory could not be read last time
 };
 
 }  // namespace pbs::fs

@@ -44,6 +44,7 @@ fuse_lowlevel_ops filesystem_operations() {
   ops.release = op_release;
   ops.flush = op_flush;
   ops.read = op_read;
+  ops.lseek = op_lseek;
   ops.write = op_write;
   ops.flock = op_flock;
   ops.getlk = op_getlk;

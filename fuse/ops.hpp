@@ -35,6 +35,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 void op_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 void op_flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi);
+void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t offset, int whence, fuse_file_info* fi);
 void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t offset,
               fuse_file_info* fi);
 void op_flock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int op);

@@ -69,6 +69,18 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_fil
   fuse_reply_buf(req, text.data() + offset, n);
 }
 
+// SEEK_DATA/SEEK_HOLE: the text is all data. The size `stat` shows is the number of holders, so
+// without this the kernel would place the hole there, and cp (coreutils 9, which copies the
+// data regions) would copy one byte.
+void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t offset, int whence, fuse_file_info*) {
+  auto node = node_of(req, ino);
+  if (!node) return;
+  if (whence != SEEK_DATA && whence != SEEK_HOLE) return (void)fuse_reply_err(req, EINVAL);
+  auto length = static_cast<off_t>(node_status_text(Filesystem::of(req), *node).size());
+  if (offset < 0 || offset >= length) return (void)fuse_reply_err(req, ENXIO);
+  fuse_reply_lseek(req, whence == SEEK_DATA ? offset : length);
+}
+
 void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t offset,
               fuse_file_info* fi) {
   OpenHandle* handle = handle_of(fi);

@@ -261,6 +261,11 @@ TEST_F(WaitTimeoutTest, ABlockingOpenEndsWithEtimedout) {
   EXPECT_GE(waited, 300ms);
   EXPECT_LT(waited, 2s);
   EXPECT_EQ(waiting(), 0);
+  // Logged as what it is: the lock was still taken, nothing was locked.
+  EXPECT_NE(daemon_->log().find("ended by wait_timeout (300 ms): the lock is still taken, the open "
+                                "fails with ETIMEDOUT and nothing was locked"),
+            std::string::npos)
+      << daemon_->log();
 }
 
 class OpenLocksOffTest : public MountWaitTest {
