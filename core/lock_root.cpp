@@ -2,6 +2,7 @@
 #include "lock_root.hpp"
 
 #include <fcntl.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,21 @@ std::string trim_trailing_slashes(std::string dir) {
 }
 
 namespace {
+
+// Runs `action` with the filesystem identity of `owner` (setfsuid/setfsgid, this thread only):
+// root without CAP_DAC_OVERRIDE and CAP_FOWNER (the hardened unit) may not create in, or chmod,
+// a directory of backup's such as PBS's /run/proxmox-backup; backup may.
+template <typename Action>
+auto as_owner(const Owner& owner, Action action) {
+  uid_t old_uid = static_cast<uid_t>(setfsuid(owner.uid));
+  gid_t old_gid = static_cast<gid_t>(setfsgid(owner.gid));
+  auto result = action();
+  int saved = errno;
+  setfsgid(old_gid);
+  setfsuid(old_uid);
+  errno = saved;
+  return result;
+}
 
 // Opens the lock root directory at `root` (absolute, no trailing slash), creating what is missing
 // like `mkdir -p` does (0755, owned by `owner`), as PBS creates /run/proxmox-backup: existing
@@ -36,7 +52,14 @@ Result<UniqueFd> open_root_directory(const std::string& root, const Owner& owner
     if (name.empty() || name == ".") continue;
     bool last = begin >= root.size();
     bool created = mkdirat(dir.get(), name.c_str(), 0755) == 0;
-    if (created) {
+    bool created_as_owner = false;
+    if (!created && errno == EACCES && geteuid() == 0 && owner.uid != 0) {
+      created = created_as_owner =
+          as_owner(owner, [&] { return mkdirat(dir.get(), name.c_str(), 0755); }) == 0;
+    }
+    if (created_as_owner) {
+      spdlog::info("created {} (0755, uid {} gid {})", walked, owner.uid, owner.gid);
+    } else if (created) {
       if (fchownat(dir.get(), name.c_str(), owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0) {
         return sys_error("chown", walked);
       }
@@ -56,7 +79,10 @@ Result<UniqueFd> open_root_directory(const std::string& root, const Owner& owner
     dir = UniqueFd(fd);
     // mkdirat applied the umask: give what we created the mode PBS gives its directories
     // (through the descriptor: a symlink swapped in meanwhile is never followed).
-    if (created && fchmod(dir.get(), 0755) != 0) return sys_error("chmod", walked);
+    // As its owner (it was chowned already): root needs no CAP_FOWNER for it.
+    if (created && as_owner(owner, [&] { return fchmod(dir.get(), 0755); }) != 0) {
+      return sys_error("chmod", walked);
+    }
   }
   return dir;
 }

@@ -1,5 +1,6 @@
 // pbs-lockfs: the life of a mount. Parse options, open the lock root and the datastores, mount
 // (as root), fork into a root monitor and the daemon, drop to `backup`, serve, stop.
+#include <linux/capability.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -195,6 +196,12 @@ int main(int argc, char** argv) {
   if (daemon < 0) return fail("fork failed");
   if (daemon > 0) {
     fuse_session_destroy(se);  // closes our copy: only the daemon keeps the connection alive
+    // Root only for what is left to do: unmount (CAP_SYS_ADMIN) and signal the daemon, which
+    // runs as backup (CAP_KILL). Nothing else, for its whole life.
+    if (geteuid() == 0) {
+      if (auto ok = keep_only_capabilities({CAP_SYS_ADMIN, CAP_KILL}); !ok)
+        spdlog::warn("monitor keeps its capabilities: {}", ok.error().message);
+    }
     MonitorSettings settings{fs.options.mountpoint, mounted, std::nullopt};
     if (fs.options.stop_grace) {
       settings.stop_grace =

@@ -1,6 +1,9 @@
 // Privilege drop; see privileges.hpp.
 #include "privileges.hpp"
 
+#include <linux/capability.h>
+#include <sys/syscall.h>
+
 #include <grp.h>
 #include <pwd.h>
 #include <sys/prctl.h>
@@ -49,6 +52,19 @@ Result<void> drop_privileges(const std::string& user) {
   if (found->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
     return Error{EPERM, "could still regain root after switching to " + user};
   }
+  return {};
+}
+
+Result<void> keep_only_capabilities(std::initializer_list<int> keep) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  for (int cap : keep) {
+    data[cap / 32].effective |= 1u << (cap % 32);
+    data[cap / 32].permitted |= 1u << (cap % 32);
+  }
+  // Permitted capabilities given up are gone for good (this process never runs another program).
+  if (syscall(SYS_capset, &header, data) != 0) return sys_error("capset", "the monitor");
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   return {};
 }
 

@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -271,6 +273,33 @@ TEST_F(IntegrityTest, Pbs42MoveJournalAndChunkLocksAreNeverNodes) {
   int fd = open(node(kSnap1).c_str(), O_WRONLY | O_NONBLOCK);
   EXPECT_GE(fd, 0) << strerror(errno);
   if (fd >= 0) close(fd);
+}
+
+// The hardened unit leaves root without CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER.
+// PBS's /run/proxmox-backup belongs to backup: the lock root is still created inside it, as
+// backup would (0755, backup:backup), and the mount serves.
+TEST_F(IntegrityTest, TheLockRootIsCreatedInsideBackupsDirectoryWithoutDacCapabilities) {
+  const std::string run_dir = dir_ / "run-proxmox-backup";
+  make_pbs_directory(run_dir);
+  const std::string root = run_dir + "/locks";
+  const std::string other = dir_ / "other-mnt";
+  make_directories(other);
+  MountedDaemon hardened(
+      other, {"store=store1:" + datastore_, "lock_root=" + root, "old_locking_marker=" + marker_},
+      dir_ / "hardened.log", std::chrono::seconds(90), {}, [] {
+        for (int cap : {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER})
+          prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+      });
+  ASSERT_TRUE(hardened.mounted()) << hardened.log();
+  struct stat st {};
+  ASSERT_EQ(stat(root.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 34u);
+  EXPECT_EQ(st.st_gid, 34u);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  int fd = open((other + "/store1/" + kSnap1).c_str(), O_WRONLY | O_NONBLOCK);
+  EXPECT_GE(fd, 0) << strerror(errno) << hardened.log();
+  if (fd >= 0) close(fd);
+  EXPECT_EQ(hardened.stop(), 0) << hardened.log();
 }
 
 TEST_F(IntegrityTest, AnUnknownUserIsRefusedBeforeAnythingIsMounted) {

@@ -262,6 +262,30 @@ TEST_F(MountTest, TheDaemonServesAsBackupWithNoCapabilities) {
   EXPECT_EQ(cap_prm, "CapPrm:\t0000000000000000");
 }
 
+// The root monitor only unmounts and signals the daemon: CAP_SYS_ADMIN (21) and CAP_KILL (5),
+// nothing else, from the moment the daemon serves until it ends; and it still does its job.
+TEST_F(MountTest, TheMonitorKeepsOnlyWhatUnmountingAndSignallingNeed) {
+  pid_t monitor = daemon_->monitor_pid();
+  std::string cap_eff, cap_prm, cap_inh;
+  ASSERT_TRUE(eventually([&] {
+    std::ifstream in("/proc/" + std::to_string(monitor) + "/status");
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("CapEff:", 0) == 0) cap_eff = line;
+      if (line.rfind("CapPrm:", 0) == 0) cap_prm = line;
+      if (line.rfind("CapInh:", 0) == 0) cap_inh = line;
+    }
+    return cap_eff == "CapEff:\t0000000000200020";
+  })) << cap_eff;
+  EXPECT_EQ(cap_prm, "CapPrm:\t0000000000200020");
+  EXPECT_EQ(cap_inh, "CapInh:\t0000000000000000");
+  int fd = open(node(kSnap1).c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  EXPECT_EQ(daemon_->stop(), 0) << daemon_->log();  // signals the daemon, unmounts
+  EXPECT_FALSE(is_fuse_mount(mnt_));
+  daemon_.reset();
+}
+
 TEST_F(MountTest, TheBackupGroupMayLock) {
   pid_t pid = fork();
   if (pid == 0) {

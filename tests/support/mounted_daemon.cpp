@@ -37,7 +37,8 @@ long status_value(pid_t pid, const std::string& field) {
 
 MountedDaemon::MountedDaemon(std::string mountpoint, std::vector<std::string> options,
                              std::string log_path, std::chrono::seconds watchdog,
-                             std::vector<std::string> environment)
+                             std::vector<std::string> environment,
+                             std::function<void()> before_exec)
     : mountpoint_(std::move(mountpoint)), log_path_(std::move(log_path)) {
   std::string joined;
   for (const auto& o : options)
@@ -50,6 +51,7 @@ MountedDaemon::MountedDaemon(std::string mountpoint, std::vector<std::string> op
     setpgid(0, 0);
     for (auto& variable : environment)
       putenv(variable.data());
+    if (before_exec) before_exec();
     execl(PBS_LOCKFS_DAEMON, "pbs-lockfs", "-f", "-d", "-o", joined.c_str(), mountpoint_.c_str(),
           static_cast<char*>(nullptr));
     _exit(127);
