@@ -153,4 +153,27 @@ bool lock_namespace_exists(const LockRoot& root, const std::string& store, const
          std::find(siblings->begin(), siblings->end(), ns.components().back()) != siblings->end();
 }
 
+std::map<std::string, LockObject> hashed_objects(const Datastore& datastore,
+                                                 const std::string& store, const Namespace& ns) {
+  std::map<std::string, LockObject> out;
+  auto add = [&](LockObject object) {
+    LockPath path = object.lock_path();
+    if (path.hashed) out.emplace(path.name, std::move(object));
+  };
+  auto types = datastore.types(ns);
+  for (BackupType type : types ? *types : std::vector<BackupType>{}) {
+    auto ids = datastore.group_ids(ns, type);
+    for (const auto& id : ids ? *ids : std::vector<std::string>{}) {
+      BackupGroup group{type, id};
+      add(LockObject::group_lock(store, ns, group));
+      auto times = datastore.snapshot_times(ns, group);
+      for (const auto& time : times ? *times : std::vector<std::string>{}) {
+        add(LockObject::snapshot_lock(store, ns, {group, time}));
+        add(LockObject::manifest_lock(store, ns, {group, time}));
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace pbs

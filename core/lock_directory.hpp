@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "datastore.hpp"
 #include "lock_object.hpp"
 #include "lock_root.hpp"
 
@@ -26,6 +27,12 @@ std::optional<LockObject> parse_lock_file_name(const std::string& store, const N
 /// and are not listed). A missing directory is an empty list.
 Result<std::vector<LockObject>> list_lock_files(const LockRoot& root, const std::string& store,
                                                 const Namespace& ns);
+
+/// The objects of namespace `ns` of `datastore` whose lock files are hashed (escaped names of 255
+/// bytes or more, `hashed/<first 80>...<last 80>-<sha256>`), by file name: a hashed name cannot
+/// be read back, only found again by hashing what the datastore holds.
+std::map<std::string, LockObject> hashed_objects(const Datastore& datastore,
+                                                 const std::string& store, const Namespace& ns);
 
 /// list_lock_files(), remembered per lock directory while the directory is unchanged (same
 /// inode and modification time): a listing then costs one stat of the directory, however many

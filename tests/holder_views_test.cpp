@@ -360,5 +360,42 @@ TEST_F(HolderViewsTest, AHolderTheDaemonMayNotInspectShowsWhatIsKnown) {
   waitpid(keeper, nullptr, 0);
 }
 
+// Hashed lock files (names of 255 bytes or more) cannot be read back: `list` names them by
+// hashing what the datastore holds, and shows an unknown one by its file name.
+TEST_F(HolderViewsTest, HashedLockFilesAreListedByTheirObjects) {
+  const std::string id(250, 'a');
+  const std::string group = "host/" + id;
+  make_directories(datastore_ + "/" + group + "/2024-05-01T00:00:00Z");
+  fingerprint_ = tree_fingerprint(datastore_);  // the test plays PBS here
+  const std::string config = dir_ / "datastore.cfg";
+  write_file(config, "datastore: store1\n\tpath " + datastore_ + "\n");
+  int fd = open(node(group + "/.lock").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  const std::string file = lock_file(group);
+  ASSERT_NE(file.find("/hashed/"), std::string::npos) << file;
+  FlockHolder direct(file, LOCK_SH);
+  const std::string snapshot = group + "/2024-05-01T00:00:00Z";
+  ASSERT_EQ(child_open_errno(node(snapshot), O_RDONLY), 0);  // creates its (hashed) lock file
+  ASSERT_TRUE(eventually([&] { return other_process_can_flock(lock_file(snapshot), LOCK_EX); }));
+  FlockHolder snapshot_holder(lock_file(snapshot), LOCK_EX);
+
+  Ran rows = json_rows("--config " + config);
+  EXPECT_NE(rows.out.find(group + " " + std::to_string(getpid()) + " mount"), std::string::npos)
+      << rows.out;
+  EXPECT_NE(rows.out.find(group + " " + std::to_string(direct.pid()) + " direct"),
+            std::string::npos)
+      << rows.out;
+  EXPECT_NE(rows.out.find(snapshot + " " + std::to_string(snapshot_holder.pid()) + " direct"),
+            std::string::npos)
+      << rows.out;
+  // Without the datastore's configuration: the hashed file names, still with their holders.
+  Ran unknown = json_rows("--config " + (dir_ / "missing.cfg"));
+  const std::string hashed_name = file.substr(file.rfind('/') + 1);
+  EXPECT_NE(unknown.out.find("hashed/" + hashed_name + " " + std::to_string(getpid()) + " mount"),
+            std::string::npos)
+      << unknown.out;
+  close(fd);
+}
+
 }  // namespace
 }  // namespace pbs::test

@@ -8,10 +8,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "datastore_registry.hpp"
 #include "lock_directory.hpp"
 #include "lock_holders.hpp"
 #include "lock_root.hpp"
@@ -45,7 +47,8 @@ std::optional<std::string> lock_root_problem(const std::string& path, uid_t back
 }  // namespace
 
 int run_list(const std::vector<std::string>& args) {
-  std::string lock_root = kDefaultLockRoot, store_filter, ns_text, tasks_file = kDefaultActiveTasks;
+  std::string lock_root = kDefaultLockRoot, store_filter, ns_text, tasks_file = kDefaultActiveTasks,
+              config = kDefaultDatastoreConfig;
   bool json = false, ns_given = false, lock_root_given = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
@@ -64,6 +67,8 @@ int run_list(const std::vector<std::string>& args) {
     } else if (arg == "--ns") {
       if (!value(ns_text)) return usage_error("--ns needs a value");
       ns_given = true;
+    } else if (arg == "--config") {
+      if (!value(config)) return usage_error("--config needs a value");
     } else if (arg == "--tasks-file") {
       if (!value(tasks_file)) return usage_error("--tasks-file needs a value");
     } else {
@@ -87,6 +92,8 @@ int run_list(const std::vector<std::string>& args) {
   }
   // Daemons serve as backup (or their user=, usually backup); answers timed out are reported.
   MountHoldersResolver daemons({0, backup->uid}, std::chrono::hours(1), std::chrono::seconds(1));
+  // Only to name hashed lock files: read when one is held.
+  auto registry = DatastoreRegistry::from_config(config);
   int root = ::open(root_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   std::vector<Row> rows;
   std::optional<LockRoot> tree;  // only once it exists: listing never creates anything
@@ -118,20 +125,44 @@ int run_list(const std::vector<std::string>& args) {
       }
       for (const auto& ns : namespaces) {
         if (ns_given && !(ns == *ns_filter)) continue;
-        auto objects = list_lock_files(*tree, store.name, ns);
-        if (!objects) continue;
-        for (const auto& object : *objects) {
-          std::string file = root_path + "/" + object.lock_path().relative();
+        auto add_rows = [&](const LockObject& object, const std::string& shown_object,
+                            const std::string& kind, const std::string& file) {
           struct stat st {};
-          if (lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+          if (lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
           auto shown = direct_holders(proc_locks ? *proc_locks : std::vector<ProcLock>{}, st.st_dev,
                                       st.st_ino);
           // A daemon's flocks stand for its users: it says who they are.
           daemons.resolve(shown, st.st_dev, st.st_ino);
           match_tasks(shown, tasks, object);
-          for (auto& h : shown) {
-            rows.push_back({store.name, ns.join('/'), object.rpath(),
-                            std::string(to_string(object.kind)), file, std::move(h)});
+          for (auto& h : shown)
+            rows.push_back({store.name, ns.join('/'), shown_object, kind, file, std::move(h)});
+        };
+        auto objects = list_lock_files(*tree, store.name, ns);
+        for (const auto& object : objects ? *objects : std::vector<LockObject>{}) {
+          add_rows(object, object.rpath(), std::string(to_string(object.kind)),
+                   root_path + "/" + object.lock_path().relative());
+        }
+        // Hashed lock files (names of 255 bytes or more): named by hashing what the datastore
+        // holds; one whose object is not found there shows as its file name.
+        std::string ns_dir = ns.join(':');
+        std::string hashed_dir = store.name + (ns_dir.empty() ? "" : "/" + ns_dir) + "/hashed";
+        auto hashed_fd = open_beneath(root, hashed_dir, O_RDONLY | O_DIRECTORY);
+        auto files = hashed_fd ? read_directory(hashed_fd->get())
+                               : Result<std::vector<DirEntry>>(std::vector<DirEntry>{});
+        std::optional<std::map<std::string, LockObject>> known;
+        for (const auto& f : files ? *files : std::vector<DirEntry>{}) {
+          if (f.type != S_IFREG) continue;
+          if (!known) {
+            auto datastore = registry->find(store.name);
+            known = datastore ? hashed_objects(*datastore, store.name, ns)
+                              : std::map<std::string, LockObject>{};
+          }
+          std::string file = root_path + "/" + hashed_dir + "/" + f.name;
+          if (auto found = known->find(f.name); found != known->end()) {
+            add_rows(found->second, found->second.rpath(),
+                     std::string(to_string(found->second.kind)), file);
+          } else {
+            add_rows(LockObject{}, "hashed/" + f.name, "unknown", file);
           }
         }
       }

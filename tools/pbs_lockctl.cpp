@@ -1,4 +1,7 @@
 // pbs-lockctl: the admin's command-line tool for PBS locks. Dispatches to one subcommand.
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -24,12 +27,18 @@ constexpr const char kUsage[] =
     "  path [--lock-root DIR] [--ns A/B] STORE TYPE/ID[/TIME] [--manifest]\n"
     "      print the absolute path of the PBS lock file of a group, snapshot or manifest\n"
     "  list [--lock-root DIR] [--store NAME] [--ns A/B] [--json] [--tasks-file FILE]\n"
+    "       [--config DATASTORE_CFG]\n"
     "      every held lock: store, namespace, object, mode, holder, since, how held, PBS task\n"
     "      (holders through any pbs-lockfs mount are shown as the real requesters)\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The library's log lines go to stderr, and only warnings: stdout is the answer (JSON too).
+  auto logger = spdlog::stderr_logger_mt("pbs-lockctl");
+  logger->set_pattern("pbs-lockctl: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::warn);
   if (argc < 2) {
     std::fputs(kUsage, stderr);
     return pbs::lockctl::kUsageExit;
