@@ -57,18 +57,12 @@ Result<UniqueFd> open_root_directory(const std::string& root, const Owner& owner
       created = created_as_owner =
           as_owner(owner, [&] { return mkdirat(dir.get(), name.c_str(), 0755); }) == 0;
     }
-    if (created_as_owner) {
-      spdlog::info("created {} (0755, uid {} gid {})", walked, owner.uid, owner.gid);
-    } else if (created) {
-      if (fchownat(dir.get(), name.c_str(), owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0) {
-        return sys_error("chown", walked);
-      }
-      spdlog::info("created {} (0755, uid {} gid {})", walked, owner.uid, owner.gid);
-    } else if (errno != EEXIST) {
-      return sys_error("mkdir", walked);
-    }
+    if (!created && errno != EEXIST) return sys_error("mkdir", walked);
     int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (last ? O_NOFOLLOW : 0);
-    int fd = ::openat(dir.get(), name.c_str(), flags);
+    // What backup created is backup's (mode from the umask, maybe 0700) until the chmod below.
+    int fd = created_as_owner
+                 ? as_owner(owner, [&] { return ::openat(dir.get(), name.c_str(), flags); })
+                 : ::openat(dir.get(), name.c_str(), flags);
     if (fd < 0 && last && errno == ENOTDIR) {
       struct stat st {};
       if (fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
@@ -77,11 +71,16 @@ Result<UniqueFd> open_root_directory(const std::string& root, const Owner& owner
     }
     if (fd < 0) return sys_error(last ? "open lock root" : "open", walked);
     dir = UniqueFd(fd);
-    // mkdirat applied the umask: give what we created the mode PBS gives its directories
-    // (through the descriptor: a symlink swapped in meanwhile is never followed).
-    // As its owner (it was chowned already): root needs no CAP_FOWNER for it.
-    if (created && as_owner(owner, [&] { return fchmod(dir.get(), 0755); }) != 0) {
-      return sys_error("chmod", walked);
+    if (created) {
+      // mkdirat applied the umask: give what we created the mode PBS gives its directories,
+      // then hand it to `owner`, both through the descriptor (a symlink swapped in meanwhile
+      // is never followed), each while we own it: no CAP_FOWNER needed.
+      bool ok = created_as_owner ? as_owner(owner, [&] { return fchmod(dir.get(), 0755); }) == 0
+                                 : fchmod(dir.get(), 0755) == 0;
+      if (!ok) return sys_error("chmod", walked);
+      if (!created_as_owner && fchown(dir.get(), owner.uid, owner.gid) != 0)
+        return sys_error("chown", walked);
+      spdlog::info("created {} (0755, uid {} gid {})", walked, owner.uid, owner.gid);
     }
   }
   return dir;

@@ -4,9 +4,9 @@
 // stacked mounts, a monitor unmounting its successor), checked against the real lock files
 // with flock(2) from other processes.
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <sys/file.h>
-#include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -279,9 +279,9 @@ TEST_F(IntegrityTest, Pbs42MoveJournalAndChunkLocksAreNeverNodes) {
 // PBS's /run/proxmox-backup belongs to backup: the lock root is still created inside it, as
 // backup would (0755, backup:backup), and the mount serves.
 TEST_F(IntegrityTest, TheLockRootIsCreatedInsideBackupsDirectoryWithoutDacCapabilities) {
-  const std::string run_dir = dir_ / "run-proxmox-backup";
-  make_pbs_directory(run_dir);
-  const std::string root = run_dir + "/locks";
+  // Both steps: /run/proxmox-backup missing (root creates it in its own directory, under the
+  // unit's umask 0077, and hands it to backup), then the lock root inside it (as backup).
+  const std::string root = (dir_ / "run-proxmox-backup") + "/locks";
   const std::string other = dir_ / "other-mnt";
   make_directories(other);
   MountedDaemon hardened(
@@ -289,6 +289,7 @@ TEST_F(IntegrityTest, TheLockRootIsCreatedInsideBackupsDirectoryWithoutDacCapabi
       dir_ / "hardened.log", std::chrono::seconds(90), {}, [] {
         for (int cap : {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER})
           prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+        umask(0077);  // the unit's
       });
   ASSERT_TRUE(hardened.mounted()) << hardened.log();
   struct stat st {};
