@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "request.hpp"
 #include "unique_fd.hpp"
 
 #define FUSE_USE_VERSION 314
@@ -20,6 +21,7 @@ struct Caller {
   gid_t gid = 0;
 
   static Caller of(fuse_req_t req);
+  static Caller of(const Request& req) { return of(req.get()); }
   /// A process met outside FUSE (a socket peer): its supplementary groups are read from
   /// /proc/<pid>/status (none when unreadable).
   static Caller of_process(pid_t pid, uid_t uid, gid_t gid);

@@ -18,6 +18,7 @@
 #include "mount_holders.hpp"
 #include "mount_tree.hpp"
 #include "options.hpp"
+#include "request.hpp"
 #include "resource_shortage.hpp"
 
 namespace pbs::fs {
@@ -42,6 +43,7 @@ struct Filesystem {
   static Filesystem& of(fuse_req_t req) {
     return *static_cast<Filesystem*>(fuse_req_userdata(req));
   }
+  static Filesystem& of(const Request& req) { return of(req.get()); }
 };
 
 /// The FUSE low-level operations of pbs-lockfs.

@@ -13,8 +13,8 @@ namespace pbs::fs {
 using namespace std::chrono_literals;
 
 struct LockManager::Waiter {
-  LockManager* manager = nullptr;
-  fuse_req_t req = nullptr;
+  LockManager* manager = nullptr;  ///< for the interrupt callback
+  Request req;
   fuse_file_info fi{};
   std::shared_ptr<OpenHandle> handle;
   LockMode mode = LockMode::kShared;
@@ -107,7 +107,7 @@ void LockManager::wake() {
   [[maybe_unused]] auto n = write(wake_fd_.get(), &one, sizeof one);
 }
 
-void LockManager::open(fuse_req_t req, const fuse_file_info& fi, std::shared_ptr<OpenHandle> handle,
+void LockManager::open(Request req, const fuse_file_info& fi, std::shared_ptr<OpenHandle> handle,
                        bool nonblocking, bool take_lock) {
   const std::string key = handle->key;
   bool queue_busy = false;
@@ -123,31 +123,33 @@ void LockManager::open(fuse_req_t req, const fuse_file_info& fi, std::shared_ptr
       handle->take(std::move(taken.value()));
     } else if (taken.error().code != EWOULDBLOCK) {
       spdlog::warn("open {}: {}", handle->request.object.describe(), taken.error().message);
-      fuse_reply_err(req, taken.error().code);
-      return;
+      return req.error(taken.error().code);
     }
   }
-  if (!take_lock || handle->holds()) {
-    auto waiter = std::make_unique<Waiter>();
-    waiter->req = req;
-    waiter->fi = fi;
-    waiter->handle = std::move(handle);
-    waiter->is_open = true;
-    std::vector<Reply> replies;
-    replies.push_back({std::move(waiter), 0, {}});
-    send(replies);
-    return;
-  }
-  if (nonblocking) {
-    fuse_reply_err(req, EWOULDBLOCK);
-    return;
-  }
+  if (!take_lock || handle->holds()) return opened(req, fi, std::move(handle));
+  if (nonblocking) return req.error(EWOULDBLOCK);
   LockMode mode = handle->request.mode;
-  if (waits_for_itself(key, handle.get(), handle->opener.pid(), mode)) {
-    fuse_reply_err(req, EDEADLK);
-    return;
+  if (waits_for_itself(key, handle.get(), handle->opener.pid(), mode)) return req.error(EDEADLK);
+  enqueue(new_waiter(std::move(req), fi, std::move(handle), mode, true));
+}
+
+void LockManager::opened(Request& req, fuse_file_info fi, std::shared_ptr<OpenHandle> handle) {
+  if (handle->holds()) {
+    if (spdlog::should_log(spdlog::level::debug)) {
+      std::lock_guard hold(handle->mutex);
+      spdlog::debug("locked {} {} for pid {} ({})", handle->request.object.describe(),
+                    to_string(handle->held_mode()), handle->opener.pid(), handle->command_locked());
+    }
+    changed(*handle);
   }
-  enqueue(new_waiter(req, fi, std::move(handle), mode, true));
+  {
+    std::lock_guard lock(mutex_);
+    keys_[handle->key].handles.push_back(handle);
+    ++handles_;
+  }
+  fi.fh = reinterpret_cast<std::uint64_t>(handle.get());
+  // The caller is gone (killed while we answered): no release will ever come.
+  if (!req.open(fi)) release(handle.get());
 }
 
 std::shared_ptr<OpenHandle> LockManager::held_by_itself(const std::string& key,
@@ -185,13 +187,12 @@ bool LockManager::waits_for_itself(const std::string& key, const OpenHandle* own
   }
 }
 
-std::unique_ptr<LockManager::Waiter> LockManager::new_waiter(fuse_req_t req,
-                                                             const fuse_file_info& fi,
+std::unique_ptr<LockManager::Waiter> LockManager::new_waiter(Request req, const fuse_file_info& fi,
                                                              std::shared_ptr<OpenHandle> handle,
                                                              LockMode mode, bool is_open) {
   auto waiter = std::make_unique<Waiter>();
   waiter->manager = this;
-  waiter->req = req;
+  waiter->req = std::move(req);
   waiter->fi = fi;
   waiter->handle = std::move(handle);
   waiter->mode = mode;
@@ -208,7 +209,7 @@ void LockManager::enqueue(std::unique_ptr<Waiter> waiter) {
   spdlog::debug("waiting for {} ({})", raw->handle->request.object.describe(),
                 to_string(raw->mode));
   // Registered before anybody else can see the waiter; may run on_interrupt right away.
-  fuse_req_interrupt_func(raw->req, &LockManager::on_interrupt, raw);
+  fuse_req_interrupt_func(raw->req.get(), &LockManager::on_interrupt, raw);
   {
     std::lock_guard lock(mutex_);
     if (!raw->cancelled) {
@@ -219,11 +220,7 @@ void LockManager::enqueue(std::unique_ptr<Waiter> waiter) {
       poked_.insert(key);
     }
   }
-  if (waiter) {  // interrupted before it was queued
-    fuse_req_interrupt_func(raw->req, nullptr, nullptr);
-    fuse_reply_err(raw->req, EINTR);
-    return;
-  }
+  if (waiter) return waiter->req.error(EINTR);  // interrupted before it was queued
   wake();
 }
 
@@ -320,7 +317,7 @@ void LockManager::release(OpenHandle* handle) {
   forget_if_idle(key);
 }
 
-void LockManager::flock(fuse_req_t req, OpenHandle* handle, int operation, pid_t caller) {
+void LockManager::flock(Request req, OpenHandle* handle, int operation, pid_t caller) {
   const bool nonblocking = operation & LOCK_NB;
   operation &= ~LOCK_NB;
   if (operation == LOCK_UN) {
@@ -330,13 +327,12 @@ void LockManager::flock(fuse_req_t req, OpenHandle* handle, int operation, pid_t
     }
     changed(*handle);
     std::string key = handle->key;  // the handle may be released as soon as we answer
-    fuse_reply_err(req, 0);
+    req.error(0);
     hand_over(key);
     return;
   }
   if (operation != LOCK_SH && operation != LOCK_EX) {
-    fuse_reply_err(req, EINVAL);
-    return;
+    return req.error(EINVAL);
   }
   const LockMode mode = operation == LOCK_SH ? LockMode::kShared : LockMode::kExclusive;
   bool released = false;
@@ -344,8 +340,7 @@ void LockManager::flock(fuse_req_t req, OpenHandle* handle, int operation, pid_t
     std::lock_guard hold(handle->mutex);
     if (handle->holds()) {
       if (handle->lock.mode() == mode) {
-        fuse_reply_err(req, 0);
-        return;
+        return req.error(0);
       }
       auto converted = handle->lock.convert(mode);
       if (converted) {
@@ -356,7 +351,7 @@ void LockManager::flock(fuse_req_t req, OpenHandle* handle, int operation, pid_t
         released = true;
         if (converted.error().code != EWOULDBLOCK) {
           changed(*handle);
-          fuse_reply_err(req, converted.error().code);
+          req.error(converted.error().code);
           poke(handle->key);
           return;
         }
@@ -366,8 +361,7 @@ void LockManager::flock(fuse_req_t req, OpenHandle* handle, int operation, pid_t
   if (released) hand_over(handle->key);
   changed(*handle);  // converted, or let go by a failed conversion
   if (handle->holds()) {
-    fuse_reply_err(req, 0);
-    return;
+    return req.error(0);
   }
   // Not held: take it like an open does, with this handle's descriptor.
   std::shared_ptr<OpenHandle> shared;
@@ -381,8 +375,7 @@ void LockManager::flock(fuse_req_t req, OpenHandle* handle, int operation, pid_t
     queue_busy = !state.waiters.empty();
   }
   if (!shared) {
-    fuse_reply_err(req, EBADF);
-    return;
+    return req.error(EBADF);
   }
   if (!queue_busy) {
     LockRequest request = handle->request;
@@ -394,36 +387,35 @@ void LockManager::flock(fuse_req_t req, OpenHandle* handle, int operation, pid_t
         handle->take(std::move(taken.value()));
       }
       changed(*handle);
-      fuse_reply_err(req, 0);
-      return;
+      return req.error(0);
     }
     if (taken.error().code != EWOULDBLOCK) {
-      fuse_reply_err(req, taken.error().code);
-      return;
+      return req.error(taken.error().code);
     }
   }
   if (nonblocking) {
-    fuse_reply_err(req, EWOULDBLOCK);
-    return;
+    return req.error(EWOULDBLOCK);
   }
   if (waits_for_itself(handle->key, handle, caller, mode)) {
-    fuse_reply_err(req, EDEADLK);
-    return;
+    return req.error(EDEADLK);
   }
-  enqueue(new_waiter(req, {}, std::move(shared), mode, false));
+  enqueue(new_waiter(std::move(req), {}, std::move(shared), mode, false));
 }
 
 void LockManager::send(std::vector<Reply>& replies) {
   for (auto& reply : replies) {
     Waiter& w = *reply.waiter;
-    if (w.manager != nullptr) fuse_req_interrupt_func(w.req, nullptr, nullptr);
     if (reply.error != 0) {
-      fuse_reply_err(w.req, reply.error);
+      w.req.error(reply.error);
       continue;
     }
     if (reply.lock.held()) {
       std::lock_guard hold(w.handle->mutex);
       w.handle->take(std::move(reply.lock));
+    }
+    if (w.is_open) {
+      opened(w.req, w.fi, std::move(w.handle));
+      continue;
     }
     if (w.handle->holds()) {
       if (spdlog::should_log(spdlog::level::debug)) {
@@ -434,20 +426,7 @@ void LockManager::send(std::vector<Reply>& replies) {
       }
       changed(*w.handle);
     }
-    if (!w.is_open) {
-      fuse_reply_err(w.req, 0);
-      continue;
-    }
-    {
-      std::lock_guard lock(mutex_);
-      keys_[w.handle->key].handles.push_back(w.handle);
-      ++handles_;
-    }
-    w.fi.fh = reinterpret_cast<std::uint64_t>(w.handle.get());
-    if (fuse_reply_open(w.req, &w.fi) != 0) {
-      // The caller is gone (killed while we answered): no release will ever come.
-      release(w.handle.get());
-    }
+    w.req.error(0);  // a flock(2) answers success that way
   }
   replies.clear();
 }

@@ -31,6 +31,7 @@
 #include "lock_file_watch.hpp"
 #include "lock_root.hpp"
 #include "open_handle.hpp"
+#include "request.hpp"
 
 namespace pbs::fs {
 
@@ -48,13 +49,13 @@ class LockManager {
 
   /// Opens `handle`: takes its lock (when `take_lock`) and answers `req` with fuse_reply_open,
   /// now or once granted. `nonblocking`: EWOULDBLOCK at once when busy.
-  void open(fuse_req_t req, const fuse_file_info& fi, std::shared_ptr<OpenHandle> handle,
+  void open(Request req, const fuse_file_info& fi, std::shared_ptr<OpenHandle> handle,
             bool nonblocking, bool take_lock);
   /// The kernel released the handle (last close): drop its lock and forget it.
   void release(OpenHandle* handle);
   /// flock(2) on an open handle: LOCK_SH / LOCK_EX (convert or take), LOCK_UN, with LOCK_NB.
   /// `caller` is the process that called flock (any process sharing the descriptor may).
-  void flock(fuse_req_t req, OpenHandle* handle, int operation, pid_t caller);
+  void flock(Request req, OpenHandle* handle, int operation, pid_t caller);
 
   /// Calls `changed` (on the thread that made the change, before the request is answered) each
   /// time a handle's lock is taken, converted or let go: the daemon invalidates the kernel's
@@ -88,10 +89,13 @@ class LockManager {
   std::shared_ptr<OpenHandle> held_by_itself(const std::string& key, const OpenHandle* own,
                                              pid_t waiter, LockMode mode) const;
   /// A queued request; `is_open` answers with fuse_reply_open, otherwise (flock) with 0.
-  std::unique_ptr<Waiter> new_waiter(fuse_req_t req, const fuse_file_info& fi,
+  std::unique_ptr<Waiter> new_waiter(Request req, const fuse_file_info& fi,
                                      std::shared_ptr<OpenHandle> handle, LockMode mode,
                                      bool is_open);
   void enqueue(std::unique_ptr<Waiter> waiter);
+  /// Answers an open whose lock is held (or that takes none): the handle is registered and the
+  /// kernel gets its file handle; released at once when the opener is gone meanwhile.
+  void opened(Request& req, fuse_file_info fi, std::shared_ptr<OpenHandle> handle);
   void cancel(Waiter* waiter);
   void poke(const std::string& key);
   /// Serves the queue of `key` on the calling thread (after a holder through the mount let go).

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include "filesystem.hpp"
+#include "operation_barrier.hpp"
 #include "ops.hpp"
 
 namespace pbs::fs {
@@ -30,37 +31,37 @@ void op_init(void*, fuse_conn_info* conn) {
 fuse_lowlevel_ops filesystem_operations() {
   fuse_lowlevel_ops ops{};
   ops.init = op_init;
-  ops.lookup = op_lookup;
-  ops.forget = op_forget;
-  ops.forget_multi = op_forget_multi;
-  ops.getattr = op_getattr;
-  ops.setattr = op_setattr;
-  ops.opendir = op_opendir;
-  ops.readdir = op_readdir;
-  ops.readdirplus = op_readdirplus;
-  ops.releasedir = op_releasedir;
-  ops.statfs = op_statfs;
-  ops.open = op_open;
-  ops.release = op_release;
-  ops.flush = op_flush;
-  ops.read = op_read;
-  ops.lseek = op_lseek;
-  ops.write = op_write;
-  ops.flock = op_flock;
-  ops.getlk = op_getlk;
-  ops.setlk = op_setlk;
-  ops.unlink = op_unlink;
-  ops.rmdir = op_rmdir;
-  ops.create = op_create;
-  ops.mkdir = op_mkdir;
-  ops.mknod = op_mknod;
-  ops.symlink = op_symlink;
-  ops.link = op_link;
-  ops.rename = op_rename;
-  ops.setxattr = op_setxattr;
-  ops.getxattr = op_getxattr;
-  ops.listxattr = op_listxattr;
-  ops.removexattr = op_removexattr;
+  ops.lookup = Guarded<"lookup", op_lookup>::call;
+  ops.forget = Guarded<"forget", op_forget, false>::call;
+  ops.forget_multi = Guarded<"forget_multi", op_forget_multi, false>::call;
+  ops.getattr = Guarded<"getattr", op_getattr>::call;
+  ops.setattr = Guarded<"setattr", op_setattr>::call;
+  ops.opendir = Guarded<"opendir", op_opendir>::call;
+  ops.readdir = Guarded<"readdir", op_readdir>::call;
+  ops.readdirplus = Guarded<"readdirplus", op_readdirplus>::call;
+  ops.releasedir = Guarded<"releasedir", op_releasedir>::call;
+  ops.statfs = Guarded<"statfs", op_statfs>::call;
+  ops.open = Guarded<"open", op_open>::call;
+  ops.release = Guarded<"release", op_release>::call;
+  ops.flush = Guarded<"flush", op_flush>::call;
+  ops.read = Guarded<"read", op_read>::call;
+  ops.lseek = Guarded<"lseek", op_lseek>::call;
+  ops.write = Guarded<"write", op_write>::call;
+  ops.flock = Guarded<"flock", op_flock>::call;
+  ops.getlk = Guarded<"getlk", op_getlk>::call;
+  ops.setlk = Guarded<"setlk", op_setlk>::call;
+  ops.unlink = Guarded<"unlink", op_unlink>::call;
+  ops.rmdir = Guarded<"rmdir", op_rmdir>::call;
+  ops.create = Guarded<"create", op_create>::call;
+  ops.mkdir = Guarded<"mkdir", op_mkdir>::call;
+  ops.mknod = Guarded<"mknod", op_mknod>::call;
+  ops.symlink = Guarded<"symlink", op_symlink>::call;
+  ops.link = Guarded<"link", op_link>::call;
+  ops.rename = Guarded<"rename", op_rename>::call;
+  ops.setxattr = Guarded<"setxattr", op_setxattr>::call;
+  ops.getxattr = Guarded<"getxattr", op_getxattr>::call;
+  ops.listxattr = Guarded<"listxattr", op_listxattr>::call;
+  ops.removexattr = Guarded<"removexattr", op_removexattr>::call;
   return ops;
 }
 

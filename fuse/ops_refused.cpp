@@ -12,50 +12,50 @@
 namespace pbs::fs {
 namespace {
 
-void refuse(fuse_req_t req, const char* what, const std::string& target, int error) {
+void refuse(Request& req, const char* what, const std::string& target, int error) {
   spdlog::info("refused {} {} to {}: {}", what, target, Caller::of(req).describe(),
                error == EPERM ? "EPERM" : std::strerror(error));
-  fuse_reply_err(req, error);
+  req.error(error);
 }
 
-std::string child_key(fuse_req_t req, fuse_ino_t parent, const char* name) {
+std::string child_key(const Request& req, fuse_ino_t parent, const char* name) {
   auto dir = Filesystem::of(req).inodes.find(parent);
   return (dir ? dir->key() : std::string("?")) + "/" + name;
 }
 
 }  // namespace
 
-void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t, fuse_file_info*) {
+void op_create(Request& req, fuse_ino_t parent, const char* name, mode_t, fuse_file_info*) {
   refuse(req, "create", child_key(req, parent, name), EPERM);
 }
 
-void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) {
+void op_mkdir(Request& req, fuse_ino_t parent, const char* name, mode_t) {
   refuse(req, "mkdir", child_key(req, parent, name), EPERM);
 }
 
-void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t, dev_t) {
+void op_mknod(Request& req, fuse_ino_t parent, const char* name, mode_t, dev_t) {
   refuse(req, "mknod", child_key(req, parent, name), EPERM);
 }
 
-void op_symlink(fuse_req_t req, const char*, fuse_ino_t parent, const char* name) {
+void op_symlink(Request& req, const char*, fuse_ino_t parent, const char* name) {
   refuse(req, "symlink", child_key(req, parent, name), EPERM);
 }
 
-void op_link(fuse_req_t req, fuse_ino_t, fuse_ino_t parent, const char* name) {
+void op_link(Request& req, fuse_ino_t, fuse_ino_t parent, const char* name) {
   refuse(req, "link", child_key(req, parent, name), EPERM);
 }
 
-void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t, const char*,
+void op_rename(Request& req, fuse_ino_t parent, const char* name, fuse_ino_t, const char*,
                unsigned int) {
   refuse(req, "rename", child_key(req, parent, name), EPERM);
 }
 
-void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char*, size_t, int) {
+void op_setxattr(Request& req, fuse_ino_t ino, const char* name, const char*, size_t, int) {
   auto node = Filesystem::of(req).inodes.find(ino);
   refuse(req, "setxattr", (node ? node->key() : "?") + " " + name, EPERM);
 }
 
-void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+void op_removexattr(Request& req, fuse_ino_t ino, const char* name) {
   auto node = Filesystem::of(req).inodes.find(ino);
   refuse(req, "removexattr", (node ? node->key() : "?") + " " + name, EPERM);
 }
@@ -63,13 +63,13 @@ void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
 // POSIX record locks (fcntl F_SETLK/F_GETLK, lockf) are not PBS's locks and never conflict with
 // them: granted locally by the kernel they would lock nothing. They are refused so that a
 // program using them (Python's fcntl.lockf, lckdo) fails loudly instead of running unprotected.
-void op_getlk(fuse_req_t req, fuse_ino_t ino, fuse_file_info*, struct flock*) {
+void op_getlk(Request& req, fuse_ino_t ino, fuse_file_info*, struct flock*) {
   auto node = Filesystem::of(req).inodes.find(ino);
   refuse(req, "POSIX lock test (use flock(2))", node ? node->key() : std::string("?"), ENOLCK);
 }
 
-void op_setlk(fuse_req_t req, fuse_ino_t ino, fuse_file_info*, struct flock* lock, int) {
-  if (lock->l_type == F_UNLCK) return (void)fuse_reply_err(req, 0);  // nothing was ever granted
+void op_setlk(Request& req, fuse_ino_t ino, fuse_file_info*, struct flock* lock, int) {
+  if (lock->l_type == F_UNLCK) return req.error(0);  // nothing was ever granted
   auto node = Filesystem::of(req).inodes.find(ino);
   refuse(req, "POSIX lock (use flock(2))", node ? node->key() : std::string("?"), ENOLCK);
 }

@@ -12,7 +12,7 @@ namespace {
 
 // Removes the lock files of `node` (a lock node or, for rmdir, a group's lock) under the
 // caller's own exclusive hold through the mount if it has one; EBUSY if anybody else holds it.
-int remove_locks(Filesystem& fs, const Node& node, const Caller& caller, fuse_req_t req) {
+int remove_locks(Filesystem& fs, const Node& node, const Caller& caller, const Request& req) {
   LockObject object = node.lock_object();
   std::string store_path = fs.tree->datastore_path(node.store);
   std::vector<LockRequest> requests =
@@ -49,7 +49,7 @@ int remove_locks(Filesystem& fs, const Node& node, const Caller& caller, fuse_re
   }
   // A manifest held by PBS (notes, verify state) is waited for up to 5 s, as PBS's destroy does,
   // on this worker; a signal to rm ends the wait with EINTR.
-  auto interrupted = [req] { return fuse_req_interrupted(req) != 0; };
+  auto interrupted = [raw = req.get()] { return fuse_req_interrupted(raw) != 0; };
   Result<void> removed;
   if (own) {
     std::lock_guard hold(own->mutex);
@@ -69,47 +69,47 @@ int remove_locks(Filesystem& fs, const Node& node, const Caller& caller, fuse_re
 
 }  // namespace
 
-void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+void op_unlink(Request& req, fuse_ino_t parent, const char* name) {
   auto& fs = Filesystem::of(req);
   auto dir = node_of(req, parent);
-  if (!dir) return;
+  if (!dir) return req.error(ESTALE);
   Caller caller = Caller::of(req);
-  if (refuse_unless(fs.access.may_lock(caller), req, caller, "unlink", dir->key() + "/" + name)) {
-    return;
+  if (!permitted(fs.access.may_lock(caller), caller, "unlink", dir->key() + "/" + name)) {
+    return req.error(EACCES);
   }
   auto node = fs.tree->child(*dir, name);
-  if (!node) return (void)fuse_reply_err(req, node.error().code);
-  if (node->is_directory()) return (void)fuse_reply_err(req, EISDIR);
-  if (!node->is_lock()) return (void)fuse_reply_err(req, EPERM);
-  fuse_reply_err(req, remove_locks(fs, *node, caller, req));
+  if (!node) return req.error(node.error().code);
+  if (node->is_directory()) return req.error(EISDIR);
+  if (!node->is_lock()) return req.error(EPERM);
+  req.error(remove_locks(fs, *node, caller, req));
 }
 
-void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+void op_rmdir(Request& req, fuse_ino_t parent, const char* name) {
   auto& fs = Filesystem::of(req);
   auto dir = node_of(req, parent);
-  if (!dir) return;
+  if (!dir) return req.error(ESTALE);
   Caller caller = Caller::of(req);
-  if (refuse_unless(fs.access.may_lock(caller), req, caller, "rmdir", dir->key() + "/" + name)) {
-    return;
+  if (!permitted(fs.access.may_lock(caller), caller, "rmdir", dir->key() + "/" + name)) {
+    return req.error(EACCES);
   }
   auto node = fs.tree->child(*dir, name);
-  if (!node) return (void)fuse_reply_err(req, node.error().code);
-  if (!node->is_directory()) return (void)fuse_reply_err(req, ENOTDIR);
+  if (!node) return req.error(node.error().code);
+  if (!node->is_directory()) return req.error(ENOTDIR);
   if (node->kind != NodeKind::kGroup) {
     spdlog::info("rmdir {} refused to {}: EPERM (lock tree directories are never removed)",
                  node->key(), caller.describe());
-    return (void)fuse_reply_err(req, EPERM);
+    return req.error(EPERM);
   }
   auto children = fs.tree->children(*node);
-  if (!children) return (void)fuse_reply_err(req, children.error().code);
+  if (!children) return req.error(children.error().code);
   for (const auto& [child_name, child] : *children) {
     if (child.kind == NodeKind::kSnapshot || child.kind == NodeKind::kManifest) {
-      return (void)fuse_reply_err(req, ENOTEMPTY);
+      return req.error(ENOTEMPTY);
     }
   }
   Node group_lock = *node;
   group_lock.kind = NodeKind::kGroupLock;
-  fuse_reply_err(req, remove_locks(fs, group_lock, caller, req));
+  req.error(remove_locks(fs, group_lock, caller, req));
 }
 
 }  // namespace pbs::fs

@@ -45,80 +45,77 @@ void release_open_directories() {
   g_open_directories.clear();
 }
 
-std::optional<Node> node_of(fuse_req_t req, fuse_ino_t ino) {
-  auto node = Filesystem::of(req).inodes.find(ino);
-  if (!node) fuse_reply_err(req, ESTALE);
-  return node;
+std::optional<Node> node_of(const Request& req, fuse_ino_t ino) {
+  return Filesystem::of(req).inodes.find(ino);
 }
 
-bool refuse_unless(bool allowed, fuse_req_t req, const Caller& caller, const char* what,
-                   const std::string& target) {
-  if (allowed) return false;
-  spdlog::warn("refused {} of {} to {}: EACCES", what, target.empty() ? "/" : target,
-               caller.describe());
-  fuse_reply_err(req, EACCES);
-  return true;
+bool permitted(bool allowed, const Caller& caller, const char* what, const std::string& target) {
+  if (!allowed) {
+    spdlog::warn("refused {} of {} to {}: EACCES", what, target.empty() ? "/" : target,
+                 caller.describe());
+  }
+  return allowed;
 }
 
-void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+void op_lookup(Request& req, fuse_ino_t parent, const char* name) {
   auto& fs = Filesystem::of(req);
   auto dir = node_of(req, parent);
-  if (!dir) return;
-  if (!dir->is_directory()) return (void)fuse_reply_err(req, ENOTDIR);
-  if (std::strlen(name) > 255) return (void)fuse_reply_err(req, ENAMETOOLONG);  // as statfs says
+  if (!dir) return req.error(ESTALE);
+  if (!dir->is_directory()) return req.error(ENOTDIR);
+  if (std::strlen(name) > 255) return req.error(ENAMETOOLONG);  // as statfs says
   Caller caller = Caller::of(req);
   // The log names what was asked for, not only the directory it was asked in.
   const std::string asked =
       dir->key().empty() || dir->key() == "/" ? std::string(name) : dir->key() + "/" + name;
-  if (refuse_unless(fs.access.may_list(caller), req, caller, "lookup", asked)) return;
+  if (!permitted(fs.access.may_list(caller), caller, "lookup", asked)) return req.error(EACCES);
   auto child = fs.tree->child(*dir, name);
   if (!child) {
-    return (void)fuse_reply_err(
-        req, fs.shortage.answer(child.error(), "lookup of " + dir->key() + "/" + name));
+    return req.error(fs.shortage.answer(child.error(), "lookup of " + dir->key() + "/" + name));
   }
   fuse_entry_param entry{};
   entry.ino = fs.inodes.remember(parent, *child);
   entry.attr = node_attributes(fs, *child, entry.ino);
   entry.entry_timeout = kEntryTimeout;
   entry.attr_timeout = attribute_timeout(fs, *child);
-  if (fuse_reply_entry(req, &entry) != 0) fs.inodes.forget(entry.ino, 1);
+  if (!req.entry(entry)) fs.inodes.forget(entry.ino, 1);
 }
 
-void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+void op_forget(Request& req, fuse_ino_t ino, uint64_t nlookup) {
   Filesystem::of(req).inodes.forget(ino, nlookup);
-  fuse_reply_none(req);
+  req.none();
 }
 
-void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+void op_forget_multi(Request& req, size_t count, fuse_forget_data* forgets) {
   auto& fs = Filesystem::of(req);
   for (size_t i = 0; i < count; ++i)
     fs.inodes.forget(forgets[i].ino, forgets[i].nlookup);
-  fuse_reply_none(req);
+  req.none();
 }
 
-void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+void op_getattr(Request& req, fuse_ino_t ino, fuse_file_info*) {
   auto node = node_of(req, ino);
-  if (!node) return;
+  if (!node) return req.error(ESTALE);
   auto& fs = Filesystem::of(req);
   if (node->kind != NodeKind::kRoot && node->kind != NodeKind::kStatusFile) {
     Caller caller = Caller::of(req);
-    if (refuse_unless(fs.access.may_list(caller), req, caller, "stat", node->key())) return;
+    if (!permitted(fs.access.may_list(caller), caller, "stat", node->key()))
+      return req.error(EACCES);
   }
   struct stat st = node_attributes(fs, *node, ino);
-  fuse_reply_attr(req, &st, attribute_timeout(fs, *node));
+  req.attr(st, attribute_timeout(fs, *node));
 }
 
-void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+void op_opendir(Request& req, fuse_ino_t ino, fuse_file_info* fi) {
   auto& fs = Filesystem::of(req);
   auto node = node_of(req, ino);
-  if (!node) return;
-  if (!node->is_directory()) return (void)fuse_reply_err(req, ENOTDIR);
+  if (!node) return req.error(ESTALE);
+  if (!node->is_directory()) return req.error(ENOTDIR);
   Caller caller = Caller::of(req);
-  if (refuse_unless(fs.access.may_list(caller), req, caller, "listing", node->key())) return;
+  if (!permitted(fs.access.may_list(caller), caller, "listing", node->key()))
+    return req.error(EACCES);
   auto children = fs.tree->children(*node);
   if (!children) {
-    return (void)fuse_reply_err(req,
-                                fs.shortage.answer(children.error(), "listing of " + node->key()));
+    return req.error(fs.shortage.answer(children.error(), "listing of " + node->key()));
   }
   auto* handle = new DirHandle{std::move(children.value())};
   {
@@ -127,10 +124,10 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   fi->fh = reinterpret_cast<uint64_t>(handle);
   fi->cache_readdir = 0;
-  if (fuse_reply_open(req, fi) != 0) forget_directory(handle);
+  if (!req.open(*fi)) forget_directory(handle);
 }
 
-void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
+void op_readdir(Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
   auto* handle = reinterpret_cast<DirHandle*>(fi->fh);
   std::string buffer(size, '\0');
   size_t used = 0;
@@ -148,17 +145,17 @@ void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_
       st.st_ino = InodeTable::listing_inode(node.key());
       st.st_mode = node.is_directory() ? S_IFDIR : S_IFREG;
     }
-    size_t need = fuse_add_direntry(req, nullptr, 0, name.c_str(), nullptr, 0);
+    size_t need = fuse_add_direntry(req.get(), nullptr, 0, name.c_str(), nullptr, 0);
     if (used + need > size) break;
-    fuse_add_direntry(req, buffer.data() + used, size - used, name.c_str(), &st, i + 1);
+    fuse_add_direntry(req.get(), buffer.data() + used, size - used, name.c_str(), &st, i + 1);
     used += need;
   }
-  fuse_reply_buf(req, buffer.data(), used);
+  req.buffer(buffer.data(), used);
 }
 
 // `ls -l` in one pass: every entry comes with its attributes (and live lock state, from one
 // read of /proc/locks), so the kernel needs no lookup or getattr per entry.
-void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
+void op_readdirplus(Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
   auto& fs = Filesystem::of(req);
   auto* handle = reinterpret_cast<DirHandle*>(fi->fh);
   std::string buffer(size, '\0');
@@ -166,7 +163,7 @@ void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, f
   std::vector<std::uint64_t> remembered;  // each entry but . and .. counts as a lookup
   for (off_t i = offset; i < static_cast<off_t>(handle->entries.size()) + 2; ++i) {
     std::string name = i == 0 ? "." : i == 1 ? ".." : handle->entries[i - 2].first;
-    size_t need = fuse_add_direntry_plus(req, nullptr, 0, name.c_str(), nullptr, 0);
+    size_t need = fuse_add_direntry_plus(req.get(), nullptr, 0, name.c_str(), nullptr, 0);
     if (used + need > size) break;
     fuse_entry_param entry{};
     if (i < 2) {
@@ -180,21 +177,22 @@ void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, f
       entry.entry_timeout = kEntryTimeout;
       entry.attr_timeout = attribute_timeout(fs, node);
     }
-    fuse_add_direntry_plus(req, buffer.data() + used, size - used, name.c_str(), &entry, i + 1);
+    fuse_add_direntry_plus(req.get(), buffer.data() + used, size - used, name.c_str(), &entry,
+                           i + 1);
     used += need;
   }
-  if (fuse_reply_buf(req, buffer.data(), used) != 0) {
+  if (!req.buffer(buffer.data(), used)) {
     for (auto remembered_ino : remembered)  // the kernel never saw them
       fs.inodes.forget(remembered_ino, 1);
   }
 }
 
-void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+void op_releasedir(Request& req, fuse_ino_t, fuse_file_info* fi) {
   forget_directory(reinterpret_cast<DirHandle*>(fi->fh));
-  fuse_reply_err(req, 0);
+  req.error(0);
 }
 
-void op_statfs(fuse_req_t req, fuse_ino_t) {
+void op_statfs(Request& req, fuse_ino_t) {
   struct statvfs st {};
   st.f_bsize = st.f_frsize = 4096;
   st.f_namemax = 255;
@@ -204,7 +202,7 @@ void op_statfs(fuse_req_t req, fuse_ino_t) {
   const std::uint64_t used = fs.inodes.size();
   st.f_files = std::max<std::uint64_t>(fs.options.max_inodes, used);
   st.f_ffree = st.f_favail = st.f_files - used;
-  fuse_reply_statfs(req, &st);
+  req.statfs(st);
 }
 
 }  // namespace pbs::fs

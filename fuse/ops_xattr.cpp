@@ -68,28 +68,29 @@ void fit_xattr_size(std::string& value) {
 
 }  // namespace
 
-void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+void op_getxattr(Request& req, fuse_ino_t ino, const char* name, size_t size) {
   auto& fs = Filesystem::of(req);
   auto node = node_of(req, ino);
-  if (!node) return;
+  if (!node) return req.error(ESTALE);
   // `ls -l` asks every entry for security.selinux and system.posix_acl_access: answer names
   // that are not ours at once, without computing the lock state.
   bool ours =
       std::find(std::begin(kNames), std::end(kNames), std::string_view(name)) != std::end(kNames);
-  if (!node->is_lock() || !ours) return (void)fuse_reply_err(req, ENODATA);
+  if (!node->is_lock() || !ours) return req.error(ENODATA);
   Caller caller = Caller::of(req);
-  if (refuse_unless(fs.access.may_list(caller), req, caller, "getxattr", node->key())) return;
+  if (!permitted(fs.access.may_list(caller), caller, "getxattr", node->key()))
+    return req.error(EACCES);
   auto value = attribute(fs, *node, name);
-  if (!value) return (void)fuse_reply_err(req, ENODATA);
+  if (!value) return req.error(ENODATA);
   fit_xattr_size(*value);
-  if (size == 0) return (void)fuse_reply_xattr(req, value->size());
-  if (size < value->size()) return (void)fuse_reply_err(req, ERANGE);
-  fuse_reply_buf(req, value->data(), value->size());
+  if (size == 0) return req.xattr_size(value->size());
+  if (size < value->size()) return req.error(ERANGE);
+  req.buffer(value->data(), value->size());
 }
 
-void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+void op_listxattr(Request& req, fuse_ino_t ino, size_t size) {
   auto node = node_of(req, ino);
-  if (!node) return;
+  if (!node) return req.error(ESTALE);
   std::string names;
   if (node->is_lock()) {
     // The holders' reasons and PBS tasks are listed only when there are any (`getfattr -d`
@@ -108,9 +109,9 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
       names.append(name).push_back('\0');
     }
   }
-  if (size == 0) return (void)fuse_reply_xattr(req, names.size());
-  if (size < names.size()) return (void)fuse_reply_err(req, ERANGE);
-  fuse_reply_buf(req, names.data(), names.size());
+  if (size == 0) return req.xattr_size(names.size());
+  if (size < names.size()) return req.error(ERANGE);
+  req.buffer(names.data(), names.size());
 }
 
 }  // namespace pbs::fs

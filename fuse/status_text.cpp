@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "filesystem.hpp"
+#include "operation_barrier.hpp"
 
 namespace pbs::fs {
 
@@ -15,7 +16,8 @@ std::string node_status_text(Filesystem& fs, const Node& node) {
         << "waiting: " << fs.locks->total_waiters() << "\n"
         << "inodes: " << fs.inodes.size() << "\n"
         << "out of descriptors or memory: " << fs.shortage.count() << " request(s)\n"
-        << "lock root replaced: " << fs.root->replacements() << " time(s)\n";
+        << "lock root replaced: " << fs.root->replacements() << " time(s)\n"
+        << "unexpected failures: " << operation_failures() << " (answered EIO, logged)\n";
     return out.str();
   }
   NodeLockState state = node_lock_state(fs, node);

@@ -303,6 +303,41 @@ TEST_F(IntegrityTest, TheLockRootIsCreatedInsideBackupsDirectoryWithoutDacCapabi
   EXPECT_EQ(hardened.stop(), 0) << hardened.log();
 }
 
+// An exception escaping an operation must not take the daemon (and with it every lock held
+// through the mount) down: a fault injected into getxattr (test builds only) gets that request
+// EIO, and the mount and the lock held through it stay.
+TEST_F(IntegrityTest, AFailureInAnOperationAnswersEioAndKeepsEveryLock) {
+  const std::string other = dir_ / "faulty-mnt";
+  make_directories(other);
+  MountedDaemon faulty(
+      other, {"store=store1:" + datastore_, "lock_root=" + locks_, "old_locking_marker=" + marker_},
+      dir_ / "faulty.log", std::chrono::seconds(90), {"PBS_LOCKFS_INJECT_FAULT=getxattr"});
+  ASSERT_TRUE(faulty.mounted()) << faulty.log();
+  const std::string snap = other + "/store1/" + kSnap1;
+  int fd = open(snap.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  char value[256];
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(getxattr(snap.c_str(), "user.pbs.state", value, sizeof value), -1);
+    EXPECT_EQ(errno, EIO);
+  }
+  EXPECT_FALSE(lock_free(lock_file(kSnap1), LOCK_SH)) << "the lock went with the failure";
+  EXPECT_TRUE(exists(snap));
+  std::string text;
+  {
+    std::ifstream status(other + "/.pbs-lockfs");  // closed before the polite stop below
+    text.assign(std::istreambuf_iterator<char>(status), {});
+  }
+  EXPECT_NE(text.find("unexpected failures: 3 (answered EIO, logged)"), std::string::npos) << text;
+  EXPECT_NE(faulty.log().find("getxattr: unexpected failure (fault injected for the test): "
+                              "answered EIO; the daemon goes on serving"),
+            std::string::npos)
+      << faulty.log();
+  close(fd);
+  EXPECT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+  EXPECT_EQ(faulty.stop(), 0) << faulty.log();
+}
+
 TEST_F(IntegrityTest, AnUnknownUserIsRefusedBeforeAnythingIsMounted) {
   const std::string other = dir_ / "other-mnt";
   make_directories(other);
