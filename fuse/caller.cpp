@@ -41,10 +41,17 @@ Caller Caller::of_process(pid_t pid, uid_t uid, gid_t gid) {
 
 const std::vector<gid_t>& Caller::groups() const {
   if (!groups_) {
-    gid_t groups[256];
-    int n = req_ != nullptr ? fuse_req_getgroups(req_, 256, groups) : 0;
-    groups_.emplace();
-    if (n > 0) groups_->assign(groups, groups + std::min(n, 256));
+    // As many as the caller has (up to NGROUPS_MAX, 65536): the lock group may be any of them.
+    std::vector<gid_t> groups(256);
+    int n = req_ != nullptr
+                ? fuse_req_getgroups(req_, static_cast<int>(groups.size()), groups.data())
+                : 0;
+    if (n > static_cast<int>(groups.size())) {
+      groups.resize(static_cast<std::size_t>(n));
+      n = fuse_req_getgroups(req_, n, groups.data());
+    }
+    groups.resize(static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(groups.size()))));
+    groups_.emplace(std::move(groups));
   }
   return *groups_;
 }

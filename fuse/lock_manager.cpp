@@ -469,6 +469,17 @@ void LockManager::process(const std::string& key, std::vector<Reply>& replies) {
   }
   while (!state.waiters.empty()) {
     Waiter& head = *state.waiters.front();
+    // A flock(2) of a handle that another thread's flock on the same descriptor got meanwhile:
+    // as with flock(2) on one open file description, the same mode is granted at once; another
+    // mode is a conversion, which lets go first and then waits like any other.
+    if (!head.is_open && head.handle->holds()) {
+      if (head.handle->held_mode() == head.mode) {
+        claim_front(0, {});
+        continue;
+      }
+      std::lock_guard hold(head.handle->mutex);
+      head.handle->drop();
+    }
     if (!state.probe) {
       auto probe = PendingLock::open(root_, head.handle->request);
       if (!probe) {

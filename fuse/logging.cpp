@@ -72,7 +72,7 @@ void log_to_syslog() {
   set_default(std::move(logger));
 }
 
-void setup_logging(bool debug) {
+Result<void> setup_logging(bool debug) {
   auto logger = spdlog::stderr_logger_mt("pbs-lockfs");
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   if (std::getenv("JOURNAL_STREAM") != nullptr) {
@@ -85,9 +85,17 @@ void setup_logging(bool debug) {
   spdlog::set_default_logger(logger);
   fuse_set_log_func(from_libfuse);
   const char* level = std::getenv("PBS_LOCKFS_LOG");
-  spdlog::set_level(debug   ? spdlog::level::debug
-                    : level ? spdlog::level::from_str(level)
-                            : spdlog::level::info);
+  spdlog::level::level_enum chosen = spdlog::level::info;
+  if (level != nullptr) {
+    // from_str answers "off" for anything it does not know: a typo would silence the daemon.
+    chosen = spdlog::level::from_str(level);
+    if (chosen == spdlog::level::off && std::string_view(level) != "off") {
+      return Error{EINVAL, std::string("PBS_LOCKFS_LOG=") + level +
+                               ": not a log level (trace, debug, info, warn, err, critical, off)"};
+    }
+  }
+  spdlog::set_level(debug ? spdlog::level::debug : chosen);
+  return {};
 }
 
 }  // namespace pbs::fs

@@ -4,10 +4,13 @@
 // journal collects. libfuse's own messages go the same way.
 #pragma once
 
+#include "result.hpp"
+
 namespace pbs::fs {
 
 /// Level from `debug` (-d), else $PBS_LOCKFS_LOG (trace, debug, info, warn, err), else info.
-void setup_logging(bool debug);
+/// EINVAL for a $PBS_LOCKFS_LOG that is no level (the caller exits with code 2).
+Result<void> setup_logging(bool debug);
 /// From now on to syslog (facility daemon, tag pbs-lockfs, with the pid), unless stderr is the
 /// journal: called when going to the background, before stderr is closed.
 void log_to_syslog();

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "filesystem.hpp"
 #include "inode_trimmer.hpp"
@@ -111,7 +112,10 @@ int main(int argc, char** argv) {
   }
   if (options->show_help) return std::fputs(usage_text(), stdout), 0;
   if (options->show_version) return std::printf("pbs-lockfs %s\n", PBS_LOCKFS_VERSION), 0;
-  setup_logging(options->debug);
+  if (auto logging = setup_logging(options->debug); !logging) {
+    std::fprintf(stderr, "pbs-lockfs: %s\n", logging.error().message.c_str());
+    return 2;
+  }
 
   Filesystem fs;
   fs.options = std::move(options.value());
@@ -189,11 +193,18 @@ int main(int argc, char** argv) {
   std::optional<MountIdentity> mounted = mount_identity(fs.options.mountpoint);
   if (!mounted) spdlog::warn("cannot identify the new mount at {}", fs.options.mountpoint);
   spdlog::info("mounted {} ({} datastore(s))", fs.options.mountpoint, fs.stores->current()->size());
+  // From here a failure unwinds what is done, in reverse: nothing stays mounted without a
+  // daemon behind it.
+  auto unwind = [&](const std::string& message) {
+    fuse_session_unmount(se);
+    fuse_session_destroy(se);
+    return fail(message + "; unmounted " + fs.options.mountpoint);
+  };
   if (!fs.options.foreground) log_to_syslog();  // stderr is /dev/null from here on
-  if (fuse_daemonize(fs.options.foreground) != 0) return fail("cannot go to the background");
+  if (fuse_daemonize(fs.options.foreground) != 0) return unwind("cannot go to the background");
 
   pid_t daemon = fork();
-  if (daemon < 0) return fail("fork failed");
+  if (daemon < 0) return unwind(std::string("fork failed: ") + std::strerror(errno));
   if (daemon > 0) {
     fuse_session_destroy(se);  // closes our copy: only the daemon keeps the connection alive
     // Root only for what is left to do: unmount (CAP_SYS_ADMIN) and signal the daemon, which

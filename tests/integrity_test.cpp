@@ -338,6 +338,24 @@ TEST_F(IntegrityTest, AFailureInAnOperationAnswersEioAndKeepsEveryLock) {
   EXPECT_EQ(faulty.stop(), 0) << faulty.log();
 }
 
+// A misspelt log level once turned logging off entirely: refused like a bad option.
+TEST_F(IntegrityTest, AnUnknownLogLevelIsRefusedBeforeAnythingIsMounted) {
+  const std::string other = dir_ / "other-mnt";
+  make_directories(other);
+  std::string log = dir_ / "level.log";
+  pid_t daemon = spawn_command({"/bin/sh", "-c",
+                                "PBS_LOCKFS_LOG=verbose " + std::string(PBS_LOCKFS_DAEMON) +
+                                    " -f -o store=store1:" + datastore_ + ",lock_root=" + locks_ +
+                                    " " + other + " 2>" + log});
+  EXPECT_EQ(wait_exit_code(daemon), 2);
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(text,
+            "pbs-lockfs: PBS_LOCKFS_LOG=verbose: not a log level (trace, debug, info, warn, "
+            "err, critical, off)\n");
+  EXPECT_FALSE(is_fuse_mount(other));
+}
+
 TEST_F(IntegrityTest, AnUnknownUserIsRefusedBeforeAnythingIsMounted) {
   const std::string other = dir_ / "other-mnt";
   make_directories(other);

@@ -2,6 +2,7 @@
 // ownership and modes, the double-stat race, waiting, and symlinks planted in the lock tree.
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -331,3 +332,25 @@ TEST_F(LockTest, OldLockingAlsoFlocksTheDatastoreDirectoryWhileTheMarkerExists) 
 
 }  // namespace
 }  // namespace pbs::test
+
+namespace pbs {
+namespace {
+
+// Out of descriptors, a CancelToken has no eventfd: cancel() must still be seen (it once was
+// lost, and a wait could not be ended).
+TEST(CancelTokenTest, ACancelIsSeenEvenWithoutADescriptor) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit none = saved;
+  none.rlim_cur = 0;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &none), 0);
+  CancelToken token;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_EQ(token.fd(), -1);
+  EXPECT_FALSE(token.cancelled());
+  token.cancel();
+  EXPECT_TRUE(token.cancelled());
+}
+
+}  // namespace
+}  // namespace pbs

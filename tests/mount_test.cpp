@@ -286,6 +286,23 @@ TEST_F(MountTest, TheMonitorKeepsOnlyWhatUnmountingAndSignallingNeed) {
   daemon_.reset();
 }
 
+// The lock group may be any of a caller's supplementary groups, also past the 256th (they were
+// once cut off there, and such a member was refused).
+TEST_F(MountTest, TheLockGroupCountsAfterTheFirst256SupplementaryGroups) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<gid_t> groups;
+    for (gid_t g = 20000; g < 20300; ++g)
+      groups.push_back(g);
+    groups.push_back(34);  // backup, the lock group, as the 301st
+    if (setgroups(groups.size(), groups.data()) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+      _exit(2);
+    int fd = open(node(kSnap1).c_str(), O_RDONLY);
+    _exit(fd >= 0 ? 0 : 1);
+  }
+  EXPECT_EQ(wait_exit_code(pid), 0);
+}
+
 TEST_F(MountTest, TheBackupGroupMayLock) {
   pid_t pid = fork();
   if (pid == 0) {

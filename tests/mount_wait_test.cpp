@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -286,6 +287,33 @@ TEST_F(OpenLocksOffTest, OnlyFlockTakesLocksAndFlockNFailsAtOnce) {
   pid_t probe = spawn_command({"flock", "-n", "-s", node(kSnap1), "true"});
   EXPECT_EQ(wait_exit_code(probe), 1);
   EXPECT_LT(Clock::now() - start, 2s);
+}
+
+// Two threads blocking in flock(LOCK_EX) on one descriptor: as with flock(2) on one open file
+// description, both return once the lock is free, and one lock is held (the second was once
+// queued as a second lock and waited for ever behind the first).
+TEST_F(OpenLocksOffTest, TwoThreadsFlockingOneDescriptorBothGetTheOneLock) {
+  int fd = open(node(kSnap1).c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_SH), 0);  // creates the lock file
+  ASSERT_EQ(flock(fd, LOCK_UN), 0);
+  auto direct = std::make_unique<FlockHolder>(lock_file(kSnap1), LOCK_EX);
+  std::atomic<int> granted{0};
+  auto take = [&] {
+    if (flock(fd, LOCK_EX) == 0) ++granted;
+  };
+  std::thread first(take), second(take);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(granted.load(), 0);
+  direct->release();
+  EXPECT_TRUE(eventually([&] { return granted.load() == 2; }, 3s)) << granted.load();
+  EXPECT_FALSE(other_process_can_flock(lock_file(kSnap1), LOCK_SH));
+  if (granted.load() < 2) flock(fd, LOCK_UN);  // lets a stuck thread end the test
+  first.join();
+  second.join();
+  close(fd);
+  EXPECT_TRUE(eventually([&] { return other_process_can_flock(lock_file(kSnap1), LOCK_EX); }))
+      << "closing the one descriptor left a lock behind";
 }
 
 }  // namespace
