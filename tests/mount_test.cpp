@@ -287,20 +287,29 @@ TEST_F(MountTest, TheMonitorKeepsOnlyWhatUnmountingAndSignallingNeed) {
 }
 
 // The lock group may be any of a caller's supplementary groups, also past the 256th (they were
-// once cut off there, and such a member was refused).
+// once cut off there, and such a member was refused). The kernel lists groups sorted, so the
+// lock group here is nogroup (65534), after 300 others.
 TEST_F(MountTest, TheLockGroupCountsAfterTheFirst256SupplementaryGroups) {
+  const std::string other = dir_ / "nogroup-mnt";
+  make_directories(other);
+  MountedDaemon daemon(other,
+                       {"store=store1:" + datastore_, "lock_root=" + locks_,
+                        "old_locking_marker=" + marker_, "lock_group=nogroup"},
+                       dir_ / "nogroup.log");
+  ASSERT_TRUE(daemon.mounted()) << daemon.log();
   pid_t pid = fork();
   if (pid == 0) {
     std::vector<gid_t> groups;
     for (gid_t g = 20000; g < 20300; ++g)
       groups.push_back(g);
-    groups.push_back(34);  // backup, the lock group, as the 301st
-    if (setgroups(groups.size(), groups.data()) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+    groups.push_back(65534);
+    if (setgroups(groups.size(), groups.data()) != 0 || setgid(30000) != 0 || setuid(65534) != 0)
       _exit(2);
-    int fd = open(node(kSnap1).c_str(), O_RDONLY);
+    int fd = open((other + "/store1/" + kSnap1).c_str(), O_RDONLY);
     _exit(fd >= 0 ? 0 : 1);
   }
-  EXPECT_EQ(wait_exit_code(pid), 0);
+  EXPECT_EQ(wait_exit_code(pid), 0) << daemon.log();
+  EXPECT_EQ(daemon.stop(), 0);
 }
 
 TEST_F(MountTest, TheBackupGroupMayLock) {
