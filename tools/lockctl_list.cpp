@@ -94,7 +94,8 @@ int run_list(const std::vector<std::string>& args) {
   MountHoldersResolver daemons({0, backup->uid}, std::chrono::hours(1), std::chrono::seconds(1));
   // Only to name hashed lock files: read when one is held.
   auto registry = DatastoreRegistry::from_config(config);
-  int root = ::open(root_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  UniqueFd root_fd(::open(root_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const int root = root_fd.get();
   std::vector<Row> rows;
   std::optional<LockRoot> tree;  // only once it exists: listing never creates anything
   if (root >= 0) {
@@ -102,7 +103,6 @@ int run_list(const std::vector<std::string>& args) {
       tree.emplace(std::move(opened.value()));
   }
   if (root >= 0 && tree) {
-    UniqueFd root_fd(root);
     auto proc_locks = read_proc_locks();
     auto tasks = read_active_tasks(tasks_file);
     auto stores = read_directory(root);
