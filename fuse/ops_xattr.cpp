@@ -72,8 +72,10 @@ void op_getxattr(Request& req, fuse_ino_t ino, const char* name, size_t size) {
   auto& fs = Filesystem::of(req);
   auto node = node_of(req, ino);
   if (!node) return req.error(ESTALE);
-  // `ls -l` asks every entry for security.selinux and system.posix_acl_access: answer names
-  // that are not ours at once, without computing the lock state.
+  // `ls -l` asks every entry for security.selinux and system.posix_acl_access. Names outside
+  // `user.` are not supported here at all: EOPNOTSUPP, which coreutils remembers for the whole
+  // filesystem (ENODATA would have it ask again for every entry, two requests each).
+  if (std::string_view(name).rfind("user.", 0) != 0) return req.error(EOPNOTSUPP);
   bool ours =
       std::find(std::begin(kNames), std::end(kNames), std::string_view(name)) != std::end(kNames);
   if (!node->is_lock() || !ours) return req.error(ENODATA);

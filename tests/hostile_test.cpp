@@ -124,6 +124,12 @@ TEST_F(HostileInput, EveryOperationGetsItsErrnoAndNothingOutsideTheLockRootChang
          char b[64];
          return result(static_cast<int>(getxattr(snap.c_str(), "user.evil", b, sizeof b)));
        }},
+      // Outside user. nothing is supported: ls -l (coreutils) then stops asking per entry.
+      {"getxattr of security.selinux", EOPNOTSUPP,
+       [&] {
+         char b[64];
+         return result(static_cast<int>(getxattr(snap.c_str(), "security.selinux", b, sizeof b)));
+       }},
       {"chmod of a node", EPERM, [&] { return result(chmod(snap.c_str(), 0777)); }},
       {"chown of a node", EPERM, [&] { return result(chown(snap.c_str(), 0, 0)); }},
       {"chmod of a directory", EPERM, [&] { return result(chmod(group.c_str(), 0777)); }},
