@@ -1,6 +1,8 @@
 // The inode table; see inode_table.hpp.
 #include "inode_table.hpp"
 
+#include "impossible_state.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -56,12 +58,12 @@ void InodeTable::forget(std::uint64_t ino, std::uint64_t count) {
   std::lock_guard lock(mutex_);
   auto found = by_inode_.find(ino);
   if (found == by_inode_.end()) {
-    spdlog::error("forget of unknown inode {}", ino);
+    impossible_state("forget of unknown inode " + std::to_string(ino));
     return;
   }
   if (count > found->second.lookups) {
-    spdlog::error("forget of inode {} by {} exceeds its {} lookups", ino, count,
-                  found->second.lookups);
+    impossible_state("forget of inode " + std::to_string(ino) + " by " + std::to_string(count) +
+                     " exceeds its " + std::to_string(found->second.lookups) + " lookups");
     count = found->second.lookups;
   }
   found->second.lookups -= count;

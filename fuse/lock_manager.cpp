@@ -1,6 +1,8 @@
 // The lock manager: inline fast path, per-lock FIFO queues, one waiting thread; see the header.
 #include "lock_manager.hpp"
 
+#include "impossible_state.hpp"
+
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
@@ -299,7 +301,7 @@ void LockManager::release(OpenHandle* handle) {
     }
   }
   if (!keep) {
-    spdlog::error("release of unknown handle for {}", key);
+    impossible_state("release of an unknown handle for " + key);
     return;
   }
   bool held = false;

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "filesystem.hpp"
+#include "impossible_state.hpp"
 #include "operation_barrier.hpp"
 
 namespace pbs::fs {
@@ -17,7 +18,8 @@ std::string node_status_text(Filesystem& fs, const Node& node) {
         << "inodes: " << fs.inodes.size() << "\n"
         << "out of descriptors or memory: " << fs.shortage.count() << " request(s)\n"
         << "lock root replaced: " << fs.root->replacements() << " time(s)\n"
-        << "unexpected failures: " << operation_failures() << " (answered EIO, logged)\n";
+        << "unexpected failures: " << operation_failures() << " (answered EIO, logged)\n"
+        << "impossible states: " << impossible_states() << " (defects, logged)\n";
     return out.str();
   }
   NodeLockState state = node_lock_state(fs, node);
