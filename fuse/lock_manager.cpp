@@ -35,6 +35,9 @@ struct LockManager::KeyState {
   unsigned probe_generation = 0;
   int wd = -1;
   std::chrono::milliseconds backoff{1};
+  /// The earliest time this key is scheduled for (max: none). One due time per key: every
+  /// re-check once pushed another deadline, and the heap grew while opens waited.
+  Clock::time_point due = Clock::time_point::max();
 };
 
 struct LockManager::Reply {
@@ -434,7 +437,17 @@ void LockManager::send(std::vector<Reply>& replies) {
 }
 
 void LockManager::schedule(const std::string& key, Clock::time_point when) {
+  auto found = keys_.find(key);
+  if (found == keys_.end()) return;
+  Clock::time_point& due = found->second.due;
+  if (due <= when && due > Clock::now()) return;  // an earlier check is already scheduled
+  due = when;
   timers_.push({when, key});
+}
+
+std::size_t LockManager::pending_timers() const {
+  std::lock_guard lock(mutex_);
+  return timers_.size();
 }
 
 void LockManager::forget_if_idle(const std::string& key) {
@@ -561,7 +574,10 @@ void LockManager::run() {
       }
       const auto now = Clock::now();
       while (!timers_.empty() && timers_.top().first <= now) {
-        todo.insert(timers_.top().second);
+        const std::string& key = timers_.top().second;
+        if (auto state = keys_.find(key); state != keys_.end() && state->second.due <= now)
+          state->second.due = Clock::time_point::max();
+        todo.insert(key);
         timers_.pop();
       }
       for (auto& w : cancelled_)

@@ -72,6 +72,8 @@ class LockManager {
   std::size_t waiter_count(const std::string& key) const;
   std::size_t total_waiters() const;
   std::size_t total_handles() const;
+  /// Re-checks and deadlines scheduled (bounded: one per key, plus each waiter's deadline).
+  std::size_t pending_timers() const;
 
  private:
   struct Waiter;

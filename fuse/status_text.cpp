@@ -15,6 +15,7 @@ std::string node_status_text(Filesystem& fs, const Node& node) {
         << "lock root: " << fs.root->path() << "\n"
         << "open handles: " << fs.locks->total_handles() << "\n"
         << "waiting: " << fs.locks->total_waiters() << "\n"
+        << "timers: " << fs.locks->pending_timers() << "\n"
         << "inodes: " << fs.inodes.size() << "\n"
         << "out of descriptors or memory: " << fs.shortage.count() << " request(s)\n"
         << "lock root replaced: " << fs.root->replacements() << " time(s)\n"

@@ -269,6 +269,36 @@ TEST_F(WaitTimeoutTest, ABlockingOpenEndsWithEtimedout) {
       << daemon_->log();
 }
 
+class LongWaitTimeoutTest : public MountWaitTest {
+ protected:
+  std::vector<std::string> extra_options() const override { return {"wait_timeout=60"}; }
+};
+
+// With wait_timeout set, every re-check of a waiting open once scheduled its deadline again:
+// the daemon's timers (and memory) grew for as long as opens waited. One due time per lock now.
+TEST_F(LongWaitTimeoutTest, AWaitingOpenKeepsTheDaemonsTimersBounded) {
+  create_lock_file(kSnap1);
+  FlockHolder direct(lock_file(kSnap1), LOCK_EX);
+  pid_t waiter = fork();
+  if (waiter == 0) {
+    int fd = open(node(kSnap1).c_str(), O_RDONLY);
+    _exit(fd >= 0 ? 0 : 1);
+  }
+  std::this_thread::sleep_for(2500ms);  // the backoff reaches 100 ms: about 20 re-checks
+  auto timers = [&] {
+    std::ifstream in(mnt_ + "/.pbs-lockfs");
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("timers: ", 0) == 0) return std::stol(line.substr(8));
+    }
+    return -1L;
+  };
+  long pending = timers();
+  EXPECT_GE(pending, 1);
+  EXPECT_LE(pending, 3) << "timers pile up while an open waits";
+  direct.release();
+  EXPECT_EQ(wait_exit_code(waiter), 0);
+}
+
 class OpenLocksOffTest : public MountWaitTest {
  protected:
   std::vector<std::string> extra_options() const override { return {"open_locks=no"}; }
