@@ -58,45 +58,6 @@ std::string lockctl(const std::string& args) {
   return std::string(PBS_LOCKCTL) + " list " + args;
 }
 
-// A child that runs `setup` (returning an errno, 0 when it holds what it should) and then keeps
-// everything until destroyed.
-class Holder {
- public:
-  explicit Holder(const std::function<int()>& setup) {
-    int ready[2], release[2];
-    if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(release, O_CLOEXEC) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      close(ready[0]);
-      close(release[1]);
-      int error = setup();
-      [[maybe_unused]] auto w = write(ready[1], &error, sizeof error);
-      char byte;
-      [[maybe_unused]] auto r = read(release[0], &byte, 1);
-      _exit(0);
-    }
-    close(ready[1]);
-    close(release[0]);
-    release_ = release[1];
-    [[maybe_unused]] auto r = read(ready[0], &error_, sizeof error_);
-    close(ready[0]);
-  }
-  ~Holder() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    close(release_);
-  }
-  pid_t pid() const { return pid_; }
-  int error() const { return error_; }
-
- private:
-  pid_t pid_ = -1;
-  int release_ = -1;
-  int error_ = -1;
-};
-
 class HolderViewsTest : public MountTest {
  protected:
   std::string base() const { return "--lock-root " + locks_; }
@@ -126,14 +87,10 @@ class HolderViewsTest : public MountTest {
 // `list`, and the other way round.
 TEST_F(HolderViewsTest, TwoMountsOnOneLockRootShowEachOthersRequesters) {
   const std::string mnt2 = dir_ / "mnt2";
-  make_directories(mnt2);
-  MountedDaemon second(mnt2,
-                       {"store=store1:" + datastore_, "lock_root=" + locks_,
-                        "old_locking_marker=" + marker_, "open_locks=no"},
-                       dir_ / "daemon2.log");
-  ASSERT_TRUE(second.mounted()) << second.log();
+  auto second = mount_another("mnt2", {"open_locks=no"});
+  ASSERT_TRUE(second->mounted()) << second->log();
   {
-    Holder through_second([&] {
+    HoldingChild through_second([&] {
       int fd = open((mnt2 + "/store1/" + kSnap1).c_str(), O_RDONLY);
       return fd >= 0 && flock(fd, LOCK_EX) == 0 ? 0 : errno;
     });
@@ -151,7 +108,7 @@ TEST_F(HolderViewsTest, TwoMountsOnOneLockRootShowEachOthersRequesters) {
                             " mount 'lock-state-test' None\n")
         << rows.out;
   }
-  Holder through_first([&] { return open(node(kSnap2).c_str(), O_RDONLY) >= 0 ? 0 : errno; });
+  HoldingChild through_first([&] { return open(node(kSnap2).c_str(), O_RDONLY) >= 0 ? 0 : errno; });
   ASSERT_EQ(through_first.error(), 0);
   auto seen = holders_of(mnt2 + "/store1/" + kSnap2);
   ASSERT_EQ(seen.size(), 1u);
@@ -163,7 +120,7 @@ TEST_F(HolderViewsTest, TwoMountsOnOneLockRootShowEachOthersRequesters) {
 // daemon is not believed.
 TEST_F(HolderViewsTest, HostileCommandNamesAndReasonsCannotForgeOrHideAHolder) {
   const std::string reason = "\" pid=1 command=\"pbs-lockfs\" via=direct\nsecond line";
-  Holder hostile([&] {
+  HoldingChild hostile([&] {
     prctl(PR_SET_NAME, "x reason=y");
     int fd = open(node(kSnap1).c_str(), O_RDWR);
     if (fd < 0) return errno;
@@ -189,7 +146,7 @@ TEST_F(HolderViewsTest, HostileCommandNamesAndReasonsCannotForgeOrHideAHolder) {
   ASSERT_EQ(child_open_errno(node(kSnap2), O_RDONLY), 0);  // creates the lock file
   ASSERT_TRUE(eventually([&] { return other_process_can_flock(lock_file(kSnap2), LOCK_EX); }));
   const std::string file = lock_file(kSnap2);
-  Holder impostor([&] {
+  HoldingChild impostor([&] {
     int fd = open(file.c_str(), O_RDONLY);
     if (fd < 0 || flock(fd, LOCK_SH) != 0) return errno;
     struct stat st {};
@@ -302,7 +259,7 @@ TEST_F(HolderViewsTest, ListTimesOutOnAStoppedDaemonAndRefusesWhatIsNotALockRoot
 // reaches a terminal raw.
 TEST_F(HolderViewsTest, ReasonsWithAnyBytesGiveValidJsonAndNoRawControlCharacters) {
   const std::string reason = "\xff\xfe \x1b[31mred\x1b[0m";
-  Holder holder([&] {
+  HoldingChild holder([&] {
     int fd = open(node(kSnap1).c_str(), O_RDWR);
     if (fd < 0) return errno;
     return write(fd, reason.data(), reason.size()) > 0 ? 0 : errno;
@@ -327,25 +284,13 @@ TEST_F(HolderViewsTest, AHolderTheDaemonMayNotInspectShowsWhatIsKnown) {
   ASSERT_EQ(child_open_errno(node(kSnap1), O_RDONLY), 0);  // creates the lock file
   ASSERT_TRUE(eventually([&] { return other_process_can_flock(lock_file(kSnap1), LOCK_EX); }));
   const std::string file = lock_file(kSnap1);
-  int report[2];
-  ASSERT_EQ(pipe(report), 0);
-  pid_t taker = fork();
-  if (taker == 0) {
+  // The taker (root) exits; its child, root too, keeps the descriptor and the lock.
+  OrphanedHold hold([&] {
     int fd = open(file.c_str(), O_RDONLY);
-    if (fd < 0 || flock(fd, LOCK_EX) != 0) _exit(1);
-    pid_t keeper = fork();
-    if (keeper == 0) {
-      pause();  // root's child: keeps the descriptor and the lock
-      _exit(0);
-    }
-    [[maybe_unused]] auto w = write(report[1], &keeper, sizeof keeper);
-    _exit(0);
-  }
-  close(report[1]);
-  pid_t keeper = -1;
-  ASSERT_EQ(read(report[0], &keeper, sizeof keeper), static_cast<ssize_t>(sizeof keeper));
-  close(report[0]);
-  ASSERT_EQ(wait_exit_code(taker), 0);
+    return fd >= 0 && flock(fd, LOCK_EX) == 0;
+  });
+  ASSERT_GT(hold.taker, 0);
+  const pid_t taker = hold.taker;
   auto seen = holders_of(node(kSnap1));
   ASSERT_EQ(seen.size(), 1u) << xattr_of(node(kSnap1), "user.pbs.holders");
   EXPECT_EQ(seen[0].pid, taker);
@@ -356,8 +301,6 @@ TEST_F(HolderViewsTest, AHolderTheDaemonMayNotInspectShowsWhatIsKnown) {
   EXPECT_EQ(st.st_mode & 07777, 0220u);
   EXPECT_EQ(st.st_uid, 65534u) << "an unknown holder is shown as nobody, not as backup";
   EXPECT_GT(st.st_mtime, std::time(nullptr) - 60) << "since: when first seen, not 1970";
-  kill(keeper, SIGKILL);
-  waitpid(keeper, nullptr, 0);
 }
 
 // Hashed lock files (names of 255 bytes or more) cannot be read back: `list` names them by

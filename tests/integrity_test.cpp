@@ -66,27 +66,10 @@ using IntegrityTest = MountTest;
 
 TEST_F(IntegrityTest, RmByAProcessThatGotTheDeadOpenersPidBackIsRefused) {
   // The opener takes the lock and exits; its child keeps the descriptor (and so the lock).
-  int report[2];
-  ASSERT_EQ(pipe(report), 0);
-  pid_t opener = fork();
-  if (opener == 0) {
-    int fd = open(node(kSnap1).c_str(), O_WRONLY);
-    if (fd < 0) _exit(1);
-    pid_t keeper = fork();
-    if (keeper == 0) {
-      close(report[0]);
-      close(report[1]);
-      pause();  // holds fd until killed
-      _exit(0);
-    }
-    [[maybe_unused]] auto n = write(report[1], &keeper, sizeof keeper);
-    _exit(0);
-  }
-  close(report[1]);
-  pid_t keeper = -1;
-  ASSERT_EQ(read(report[0], &keeper, sizeof keeper), static_cast<ssize_t>(sizeof keeper));
-  close(report[0]);
-  ASSERT_EQ(wait_exit_code(opener), 0);
+  const std::string snap1 = node(kSnap1);
+  OrphanedHold hold([&] { return open(snap1.c_str(), O_WRONLY) >= 0; });
+  ASSERT_GT(hold.taker, 0);
+  const pid_t opener = hold.taker;
   ASSERT_FALSE(lock_free(lock_file(kSnap1)));
 
   // A new process gets the opener's pid (forced through ns_last_pid) and runs rm.
@@ -113,7 +96,7 @@ TEST_F(IntegrityTest, RmByAProcessThatGotTheDeadOpenersPidBackIsRefused) {
   EXPECT_EQ(child_open_errno(node(kSnap1), O_WRONLY | O_NONBLOCK), EWOULDBLOCK)
       << "a second exclusive holder";
   EXPECT_NE(daemon_->log().find("which has exited"), std::string::npos) << daemon_->log();
-  kill(keeper, SIGKILL);
+  kill(hold.keeper, SIGKILL);
   EXPECT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
 }
 
@@ -308,10 +291,8 @@ TEST_F(IntegrityTest, TheLockRootIsCreatedInsideBackupsDirectoryWithoutDacCapabi
 // EIO, and the mount and the lock held through it stay.
 TEST_F(IntegrityTest, AFailureInAnOperationAnswersEioAndKeepsEveryLock) {
   const std::string other = dir_ / "faulty-mnt";
-  make_directories(other);
-  MountedDaemon faulty(
-      other, {"store=store1:" + datastore_, "lock_root=" + locks_, "old_locking_marker=" + marker_},
-      dir_ / "faulty.log", std::chrono::seconds(90), {"PBS_LOCKFS_INJECT_FAULT=getxattr"});
+  auto daemon = mount_another("faulty-mnt", {}, {"PBS_LOCKFS_INJECT_FAULT=getxattr"});
+  MountedDaemon& faulty = *daemon;
   ASSERT_TRUE(faulty.mounted()) << faulty.log();
   const std::string snap = other + "/store1/" + kSnap1;
   int fd = open(snap.c_str(), O_WRONLY);

@@ -291,12 +291,8 @@ TEST_F(MountTest, TheMonitorKeepsOnlyWhatUnmountingAndSignallingNeed) {
 // lock group here is nogroup (65534), after 300 others.
 TEST_F(MountTest, TheLockGroupCountsAfterTheFirst256SupplementaryGroups) {
   const std::string other = dir_ / "nogroup-mnt";
-  make_directories(other);
-  MountedDaemon daemon(other,
-                       {"store=store1:" + datastore_, "lock_root=" + locks_,
-                        "old_locking_marker=" + marker_, "lock_group=nogroup"},
-                       dir_ / "nogroup.log");
-  ASSERT_TRUE(daemon.mounted()) << daemon.log();
+  auto daemon = mount_another("nogroup-mnt", {"lock_group=nogroup"});
+  ASSERT_TRUE(daemon->mounted()) << daemon->log();
   pid_t pid = fork();
   if (pid == 0) {
     std::vector<gid_t> groups;
@@ -308,8 +304,8 @@ TEST_F(MountTest, TheLockGroupCountsAfterTheFirst256SupplementaryGroups) {
     int fd = open((other + "/store1/" + kSnap1).c_str(), O_RDONLY);
     _exit(fd >= 0 ? 0 : 1);
   }
-  EXPECT_EQ(wait_exit_code(pid), 0) << daemon.log();
-  EXPECT_EQ(daemon.stop(), 0);
+  EXPECT_EQ(wait_exit_code(pid), 0) << daemon->log();
+  EXPECT_EQ(daemon->stop(), 0);
 }
 
 TEST_F(MountTest, TheBackupGroupMayLock) {

@@ -169,50 +169,6 @@ class PbsMove {
   bool locked_ = false;
 };
 
-// A blocking open of a node in a child, which keeps the descriptor until released. Unlike
-// NodeHolder, construction does not wait for the open to return.
-class WaitingOpen {
- public:
-  WaitingOpen(const std::string& path, int flags) {
-    int result[2], release[2];
-    if (pipe(result) != 0 || pipe(release) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      close(result[0]);
-      close(release[1]);
-      alarm(20);
-      int fd = open(path.c_str(), flags);
-      int error = fd >= 0 ? 0 : errno;
-      [[maybe_unused]] auto n = write(result[1], &error, sizeof error);
-      char c;
-      [[maybe_unused]] auto m = read(release[0], &c, 1);
-      _exit(0);
-    }
-    close(result[1]);
-    close(release[0]);
-    result_ = result[0];
-    release_ = release[1];
-  }
-  ~WaitingOpen() {
-    close(release_);
-    close(result_);
-    if (pid_ > 0) wait_exit_code(pid_);
-  }
-  /// The open's errno once it returned within `timeout`, or -1 while it still waits.
-  int result(int timeout_ms) {
-    struct pollfd p {
-      result_, POLLIN, 0
-    };
-    if (poll(&p, 1, timeout_ms) != 1) return -1;
-    int error = -1;
-    return read(result_, &error, sizeof error) == sizeof error ? error : -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int result_ = -1, release_ = -1;
-};
-
 class PbsMoveTest : public MountTest {
  protected:
   std::string snapshot(const std::string& ns_path, const char* time) const {
@@ -284,7 +240,8 @@ TEST_F(PbsMoveTest, AHoldThroughTheMountStopsTheMoveLikeAPbsTasksHold) {
 TEST_F(PbsMoveTest, AWaiterForAMovedSnapshotHoldsTheOldNameAndIsToldSo) {
   PbsMove move(locks_, datastore_, {vm100_to_prod()}, vm100_renames());
   ASSERT_TRUE(move.locked());
-  WaitingOpen waiter(node(kSnap1), O_RDONLY);
+  const std::string snap1 = node(kSnap1);
+  HoldingChild waiter([&] { return open(snap1.c_str(), O_RDONLY) >= 0 ? 0 : errno; }, false);
   EXPECT_EQ(waiter.result(300), -1) << "the open did not wait for PBS's exclusive lock";
   ASSERT_EQ(move.finish(), 0);
   datastore_changed_by_pbs();

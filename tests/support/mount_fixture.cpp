@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -123,43 +124,68 @@ int child_open_errno(const std::string& path, int flags, uid_t uid) {
       uid);
 }
 
-NodeHolder::NodeHolder(const std::string& path, int flags) {
-  int ready[2], release_fds[2];
-  if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(release_fds, O_CLOEXEC) != 0) return;
+HoldingChild::HoldingChild(const std::function<int()>& setup, bool wait) {
+  int report[2], release_fds[2];
+  if (pipe2(report, O_CLOEXEC) != 0 || pipe2(release_fds, O_CLOEXEC) != 0) return;
   pid_ = fork();
   if (pid_ == 0) {
-    close(ready[0]);
+    close(report[0]);
     close(release_fds[1]);
-    int fd = open(path.c_str(), flags);
-    int error = fd < 0 ? errno : 0;
-    [[maybe_unused]] auto w = write(ready[1], &error, sizeof error);
+    alarm(60);  // a setup that never ends must not outlive the test run
+    int error = setup();
+    alarm(0);
+    [[maybe_unused]] auto w = write(report[1], &error, sizeof error);
     char byte;
     [[maybe_unused]] auto r = read(release_fds[0], &byte, 1);
     _exit(0);
   }
-  close(ready[1]);
+  close(report[1]);
   close(release_fds[0]);
+  report_ = report[0];
   release_pipe_ = release_fds[1];
-  error_ = -1;
-  [[maybe_unused]] auto r = read(ready[0], &error_, sizeof error_);
-  close(ready[0]);
+  if (wait) result(-1);
 }
 
-NodeHolder::~NodeHolder() {
+int HoldingChild::result(int timeout_ms) {
+  if (error_ != -1 || report_ < 0) return error_;
+  pollfd p{report_, POLLIN, 0};
+  if (poll(&p, 1, timeout_ms) != 1) return -1;
+  int error = -1;
+  if (read(report_, &error, sizeof error) == static_cast<ssize_t>(sizeof error)) error_ = error;
+  close(report_);
+  report_ = -1;
+  return error_;
+}
+
+HoldingChild::~HoldingChild() {
   release();
 }
 
-void NodeHolder::release() {
+void HoldingChild::release() {
   // Killing, not only closing the pipe: children forked later may hold copies of its write end.
-  kill_hard();
-}
-
-void NodeHolder::kill_hard() {
   if (pid_ <= 0) return;
   kill(pid_, SIGKILL);
   close(release_pipe_);
+  if (report_ >= 0) close(report_);
+  report_ = -1;
   wait_exit_code(pid_);
   pid_ = -1;
+}
+
+NodeHolder::NodeHolder(const std::string& path, int flags)
+    : HoldingChild([&] { return open(path.c_str(), flags) >= 0 ? 0 : errno; }) {}
+
+std::unique_ptr<MountedDaemon> MountTest::mount_another(const std::string& name,
+                                                        std::vector<std::string> options,
+                                                        std::vector<std::string> environment,
+                                                        std::function<void()> before_exec) {
+  const std::string mountpoint = dir_ / name;
+  make_directories(mountpoint);
+  options.insert(options.begin(), {"store=store1:" + datastore_, "lock_root=" + locks_,
+                                   "old_locking_marker=" + marker_});
+  return std::make_unique<MountedDaemon>(mountpoint, std::move(options), dir_ / (name + ".log"),
+                                         std::chrono::seconds(90), std::move(environment),
+                                         std::move(before_exec));
 }
 
 }  // namespace pbs::test

@@ -21,6 +21,13 @@ class MountTest : public ::testing::Test {
   void TearDown() override;
   /// Options besides store=, lock_root= and old_locking_marker=.
   virtual std::vector<std::string> extra_options() const { return {}; }
+  /// A second daemon on the same datastore and lock root, at `dir_/<name>` (logging to
+  /// `dir_/<name>.log`), with `options` added; `environment` and `before_exec` as for
+  /// MountedDaemon. The test stops it (or its destructor does).
+  std::unique_ptr<MountedDaemon> mount_another(const std::string& name,
+                                               std::vector<std::string> options,
+                                               std::vector<std::string> environment = {},
+                                               std::function<void()> before_exec = {});
 
   /// A path in the mount below store1: node("vm/100/2024-01-01T00:00:00Z").
   std::string node(const std::string& relative) const { return mnt_ + "/store1/" + relative; }
@@ -47,23 +54,36 @@ int child_errno(const std::function<int()>& op, uid_t uid = 0);
 /// From a forked child (optionally as `uid`): open(path, flags) and return its errno (0: success).
 int child_open_errno(const std::string& path, int flags, uid_t uid = 0);
 
-/// A child process holding a node open (taking its lock through the mount) until released.
-class NodeHolder {
+/// A child process that runs `setup` (an errno back: 0 when it holds what it should) and then
+/// keeps everything it holds until released (killed) or destroyed. By default construction
+/// returns once setup is done; with `wait` false at once (for a setup that blocks, such as an
+/// open that waits for a lock), and result() tells when it is done.
+class HoldingChild {
  public:
-  NodeHolder(const std::string& path, int flags);
-  ~NodeHolder();
-  NodeHolder(const NodeHolder&) = delete;
-  NodeHolder& operator=(const NodeHolder&) = delete;
-  /// errno of the child's open (0 when it holds the node).
+  explicit HoldingChild(const std::function<int()>& setup, bool wait = true);
+  ~HoldingChild();
+  HoldingChild(const HoldingChild&) = delete;
+  HoldingChild& operator=(const HoldingChild&) = delete;
+  /// setup's errno (0: it holds), or -1 while it has not finished.
   int error() const { return error_; }
+  /// Waits up to `timeout_ms` for setup to finish; its errno, or -1 while it still runs.
+  int result(int timeout_ms);
   pid_t pid() const { return pid_; }
+  /// Kills the child (closing everything it held) and reaps it.
   void release();
-  void kill_hard();
+  void kill_hard() { release(); }
 
  private:
   pid_t pid_ = -1;
+  int report_ = -1;
   int release_pipe_ = -1;
-  int error_ = 0;
+  int error_ = -1;
+};
+
+/// A child process holding a node open (taking its lock through the mount) until released.
+class NodeHolder : public HoldingChild {
+ public:
+  NodeHolder(const std::string& path, int flags);
 };
 
 }  // namespace pbs::test

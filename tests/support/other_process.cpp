@@ -107,4 +107,39 @@ int wait_exit_code(pid_t pid) {
   return 128 + WTERMSIG(status);
 }
 
+OrphanedHold::OrphanedHold(const std::function<bool()>& take) {
+  int report[2];
+  if (pipe(report) != 0) return;
+  pid_t taker_pid = fork();
+  if (taker_pid == 0) {
+    if (!take()) _exit(1);
+    pid_t keeper_pid = fork();
+    if (keeper_pid == 0) {
+      close(report[0]);
+      close(report[1]);
+      pause();  // keeps the inherited descriptors until killed
+      _exit(0);
+    }
+    [[maybe_unused]] auto n = write(report[1], &keeper_pid, sizeof keeper_pid);
+    _exit(0);
+  }
+  close(report[1]);
+  pid_t keeper_pid = 0;
+  bool reported =
+      read(report[0], &keeper_pid, sizeof keeper_pid) == static_cast<ssize_t>(sizeof keeper_pid);
+  close(report[0]);
+  int code = wait_exit_code(taker_pid);
+  if (reported && code == 0) {
+    taker = taker_pid;
+    keeper = keeper_pid;
+  }
+}
+
+OrphanedHold::~OrphanedHold() {
+  if (keeper > 0) {
+    kill(keeper, SIGKILL);
+    waitpid(keeper, nullptr, 0);  // reaped by init otherwise: it is not our child
+  }
+}
+
 }  // namespace pbs::test

@@ -37,6 +37,19 @@ class FlockHolder {
   int release_pipe_ = -1;
 };
 
+/// A hold whose taker has exited: `take` runs in a child (the taker), which then forks a keeper
+/// that inherits its descriptors (and so its locks) and exits. As when a shell starts a
+/// background job and ends. `taker` is 0 when `take` failed.
+struct OrphanedHold {
+  pid_t taker = 0;
+  pid_t keeper = 0;
+  OrphanedHold(const OrphanedHold&) = delete;
+  OrphanedHold& operator=(const OrphanedHold&) = delete;
+  explicit OrphanedHold(const std::function<bool()>& take);
+  /// Kills the keeper, which releases what it holds.
+  ~OrphanedHold();
+};
+
 /// Starts a command (e.g. {"flock", "-x", path, "sleep", "600"}) in a new process group and
 /// returns its pid.
 pid_t spawn_command(const std::vector<std::string>& argv);
