@@ -214,7 +214,7 @@ void LockManager::enqueue(std::unique_ptr<Waiter> waiter) {
   spdlog::debug("waiting for {} ({})", raw->handle->request.object.describe(),
                 to_string(raw->mode));
   // Registered before anybody else can see the waiter; may run on_interrupt right away.
-  fuse_req_interrupt_func(raw->req.get(), &LockManager::on_interrupt, raw);
+  raw->req.on_interrupt(&LockManager::on_interrupt, raw);
   {
     std::lock_guard lock(mutex_);
     if (!raw->cancelled) {

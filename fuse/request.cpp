@@ -7,7 +7,8 @@ namespace pbs::fs {
 
 fuse_req_t Request::take() {
   fuse_req_t req = std::exchange(req_, nullptr);
-  if (req != nullptr) fuse_req_interrupt_func(req, nullptr, nullptr);
+  // Only when registered: it takes the session's lock, which every worker contends for.
+  if (req != nullptr && interruptible_) fuse_req_interrupt_func(req, nullptr, nullptr);
   return req;
 }
 

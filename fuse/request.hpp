@@ -1,6 +1,6 @@
 // Request: one FUSE request and the duty to answer it exactly once, as a move-only object. It
-// answers through its methods only; each clears the interrupt callback first (libfuse would
-// otherwise call it for a request that no longer exists); one destroyed unanswered (a code path
+// answers through its methods only; each clears the interrupt callback first, when one was
+// registered (libfuse would otherwise call it for a request that no longer exists); one destroyed unanswered (a code path
 // that forgot, an exception) answers EIO and logs it, so the caller never hangs. Every FUSE
 // operation receives one (see operation_barrier.hpp); the lock manager keeps it while an open
 // waits, and answers it on its own thread.
@@ -22,12 +22,15 @@ class Request {
   /// `answered`: false for FORGET, which the kernel expects no answer to.
   explicit Request(fuse_req_t req, bool answered = true) : req_(req), answered_(answered) {}
   Request(Request&& other) noexcept
-      : req_(std::exchange(other.req_, nullptr)), answered_(other.answered_) {}
+      : req_(std::exchange(other.req_, nullptr)),
+        answered_(other.answered_),
+        interruptible_(other.interruptible_) {}
   Request& operator=(Request&& other) noexcept {
     if (this != &other) {
       abandon();
       req_ = std::exchange(other.req_, nullptr);
       answered_ = other.answered_;
+      interruptible_ = other.interruptible_;
     }
     return *this;
   }
@@ -37,8 +40,14 @@ class Request {
 
   /// Whether it still has to be answered.
   explicit operator bool() const { return req_ != nullptr; }
-  /// For what libfuse asks of a request besides answering it (caller, userdata, interrupts).
+  /// For what libfuse asks of a request besides answering it (caller, userdata).
   fuse_req_t get() const { return req_; }
+  /// Calls `callback(req, data)` when the caller is interrupted (a signal) before the answer;
+  /// possibly at once, on this thread, when that happened already.
+  void on_interrupt(fuse_interrupt_func_t callback, void* data) {
+    interruptible_ = true;
+    fuse_req_interrupt_func(req_, callback, data);
+  }
 
   /// `fuse_reply_err`: an errno, or 0 for the operations that answer success that way.
   void error(int code);
@@ -66,6 +75,7 @@ class Request {
 
   fuse_req_t req_ = nullptr;
   bool answered_ = true;
+  bool interruptible_ = false;  ///< a callback is registered: cleared before answering
 };
 
 }  // namespace pbs::fs
