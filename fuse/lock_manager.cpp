@@ -341,27 +341,32 @@ void LockManager::flock(Request req, OpenHandle* handle, int operation, pid_t ca
   }
   const LockMode mode = operation == LOCK_SH ? LockMode::kShared : LockMode::kExclusive;
   bool released = false;
+  bool already = false;
+  int failed = 0;
   {
+    // Only the conversion itself under the handle's mutex: the lock manager's mutex is taken
+    // before a handle's (process()), never after, and nothing is answered under it.
     std::lock_guard hold(handle->mutex);
     if (handle->holds()) {
       if (handle->lock.mode() == mode) {
-        return req.error(0);
-      }
-      auto converted = handle->lock.convert(mode);
-      if (converted) {
+        already = true;
+      } else if (auto converted = handle->lock.convert(mode)) {
         handle->held = 1 + static_cast<int>(mode);
         if (mode == LockMode::kShared) released = true;  // shared waiters may join now
       } else {
         handle->drop();  // like flock(2): a failed conversion has let go
         released = true;
-        if (converted.error().code != EWOULDBLOCK) {
-          changed(*handle);
-          req.error(converted.error().code);
-          poke(handle->key);
-          return;
-        }
+        if (converted.error().code != EWOULDBLOCK) failed = converted.error().code;
       }
     }
+  }
+  if (already) return req.error(0);
+  if (failed != 0) {
+    std::string key = handle->key;  // the handle may be released as soon as we answer
+    changed(*handle);
+    req.error(failed);
+    poke(key);
+    return;
   }
   if (released) hand_over(handle->key);
   changed(*handle);  // converted, or let go by a failed conversion

@@ -7,8 +7,9 @@
 // processes close it), and on a backoff timer (for flock(LOCK_UN) without close). The request is
 // answered from that thread when granted, interrupted (EINTR) or timed out (ETIMEDOUT).
 //
-// Mutex order: FUSE's own request lock (held while it calls our interrupt callback) before
-// mutex_; never call into libfuse (reply, fuse_req_interrupt_func) while holding mutex_.
+// Mutex order: FUSE's own request lock (held while it calls our interrupt callback), then
+// mutex_, then an OpenHandle's mutex; never the other way round. Nothing calls into libfuse
+// (answers, interrupt callbacks, invalidations through changed()) while holding either.
 #pragma once
 
 #define FUSE_USE_VERSION 314

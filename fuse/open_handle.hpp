@@ -21,7 +21,7 @@ struct OpenHandle {
   ProcessRef opener;    ///< the opener's process (pinned: its pid may be reused after it exits)
   uid_t uid = 0;
 
-  std::mutex mutex;     ///< guards the fields below; never held while taking LockManager's mutex
+  std::mutex mutex;     ///< guards the fields below; taken after LockManager's mutex, never before
   std::string command;  ///< the opener's /proc/<pid>/comm, read when first shown (command_locked)
   Lock lock;            ///< held() while the handle holds the real lock
   std::chrono::system_clock::time_point since;

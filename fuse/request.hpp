@@ -1,9 +1,9 @@
 // Request: one FUSE request and the duty to answer it exactly once, as a move-only object. It
 // answers through its methods only; each clears the interrupt callback first, when one was
-// registered (libfuse would otherwise call it for a request that no longer exists); one destroyed unanswered (a code path
-// that forgot, an exception) answers EIO and logs it, so the caller never hangs. Every FUSE
-// operation receives one (see operation_barrier.hpp); the lock manager keeps it while an open
-// waits, and answers it on its own thread.
+// registered (libfuse would otherwise call it for a request that no longer exists); one destroyed
+// unanswered (a code path that forgot, an exception) answers EIO and logs it, so the caller never
+// hangs. Every FUSE operation receives one (see operation_barrier.hpp); the lock manager keeps it
+// while an open waits, and answers it on its own thread.
 #pragma once
 
 #define FUSE_USE_VERSION 314
