@@ -101,7 +101,9 @@ class PbsMove {
   /// Lets the move go on and returns its exit code.
   int finish() {
     if (go_ >= 0) {
-      [[maybe_unused]] auto n = write(go_, "g", 1);
+      // A move that failed to lock has exited already: writing to it would be SIGPIPE.
+      if (locked_) [[maybe_unused]]
+        auto n = write(go_, "g", 1);
       close(go_);
       go_ = -1;
     }
