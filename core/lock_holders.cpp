@@ -78,9 +78,8 @@ std::string describe_holder(const LockHolder& h) {
   return out;
 }
 
-std::optional<std::vector<std::pair<std::string, std::string>>> parse_fields(
-    std::string_view line) {
-  std::vector<std::pair<std::string, std::string>> fields;
+std::optional<HolderFields> parse_fields(std::string_view line) {
+  HolderFields fields;
   while (!line.empty()) {
     if (line.front() == ' ') {
       line.remove_prefix(1);
@@ -108,9 +107,13 @@ std::optional<std::vector<std::pair<std::string, std::string>>> parse_fields(
 std::optional<LockHolder> parse_holder(std::string_view line) {
   auto fields = parse_fields(line);
   if (!fields) return std::nullopt;
+  return holder_from_fields(*fields);
+}
+
+std::optional<LockHolder> holder_from_fields(const HolderFields& fields) {
   LockHolder h;
   bool has_pid = false;
-  for (const auto& [key, value] : *fields) {
+  for (const auto& [key, value] : fields) {
     char* end = nullptr;
     if (key == "pid") {
       long pid = std::strtol(value.c_str(), &end, 10);

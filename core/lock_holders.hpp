@@ -48,7 +48,10 @@ std::string describe_holder(const LockHolder& holder);
 /// The inverse of describe_holder; nothing for a line that is not one.
 std::optional<LockHolder> parse_holder(std::string_view line);
 /// `key=value key="quoted value" …` (describe_holder's syntax) as pairs; nothing when malformed.
-std::optional<std::vector<std::pair<std::string, std::string>>> parse_fields(std::string_view line);
+using HolderFields = std::vector<std::pair<std::string, std::string>>;
+std::optional<HolderFields> parse_fields(std::string_view line);
+/// The holder that `fields` describe (keys it does not know are skipped); nothing without a pid.
+std::optional<LockHolder> holder_from_fields(const HolderFields& fields);
 /// `2026-01-01T00:00:00Z`, and back.
 std::string iso_time(std::chrono::system_clock::time_point when);
 std::chrono::system_clock::time_point parse_iso_time(const std::string& text);

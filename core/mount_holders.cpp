@@ -13,26 +13,17 @@
 #include "unique_fd.hpp"
 
 namespace pbs {
-namespace {
-
-// A field of the line before describe_holder's: `dev=123`.
-std::optional<unsigned long long> number_field(std::string_view& line, std::string_view key) {
-  if (line.substr(0, key.size()) != key) return std::nullopt;
-  line.remove_prefix(key.size());
-  auto end = line.find(' ');
-  if (end == std::string_view::npos || end == 0) return std::nullopt;
-  std::string digits(line.substr(0, end));
-  line.remove_prefix(end + 1);
-  char* stop = nullptr;
-  unsigned long long value = std::strtoull(digits.c_str(), &stop, 10);
-  if (*stop != '\0') return std::nullopt;
-  return value;
-}
-
-}  // namespace
 
 std::string mount_holders_socket_name(pid_t daemon) {
   return "pbs-lockfs/holders/" + std::to_string(daemon);
+}
+
+socklen_t mount_holders_address(pid_t daemon, sockaddr_un& address) {
+  address = {};
+  address.sun_family = AF_UNIX;
+  std::string name = mount_holders_socket_name(daemon);
+  std::memcpy(address.sun_path + 1, name.data(), name.size());  // abstract: a leading NUL
+  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
 }
 
 std::string format_mount_held(const MountHeldLock& held) {
@@ -41,16 +32,19 @@ std::string format_mount_held(const MountHeldLock& held) {
 }
 
 std::optional<MountHeldLock> parse_mount_held(std::string_view line) {
-  MountHeldLock held;
-  auto device = number_field(line, "dev=");
-  auto inode = device ? number_field(line, "ino=") : std::nullopt;
-  if (!inode) return std::nullopt;
-  auto holder = parse_holder(line);
-  if (!holder) return std::nullopt;
-  held.device = static_cast<dev_t>(*device);
-  held.inode = static_cast<ino_t>(*inode);
-  held.holder = std::move(*holder);
-  return held;
+  auto fields = parse_fields(line);
+  if (!fields || fields->size() < 2 || (*fields)[0].first != "dev" || (*fields)[1].first != "ino")
+    return std::nullopt;
+  auto number = [](const std::string& text) -> std::optional<unsigned long long> {
+    char* stop = nullptr;
+    unsigned long long value = std::strtoull(text.c_str(), &stop, 10);
+    if (text.empty() || *stop != '\0') return std::nullopt;
+    return value;
+  };
+  auto device = number((*fields)[0].second), inode = number((*fields)[1].second);
+  auto holder = holder_from_fields(*fields);
+  if (!device || !inode || !holder) return std::nullopt;
+  return MountHeldLock{static_cast<dev_t>(*device), static_cast<ino_t>(*inode), std::move(*holder)};
 }
 
 Result<std::vector<MountHeldLock>> query_mount_holders(pid_t daemon,
@@ -59,11 +53,8 @@ Result<std::vector<MountHeldLock>> query_mount_holders(pid_t daemon,
   const std::string what = "pbs-lockfs daemon " + std::to_string(daemon);
   UniqueFd sock(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!sock) return sys_error("socket for", what);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::string name = mount_holders_socket_name(daemon);
-  std::memcpy(address.sun_path + 1, name.data(), name.size());
-  auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  sockaddr_un address;
+  socklen_t length = mount_holders_address(daemon, address);
   if (connect(sock.get(), reinterpret_cast<sockaddr*>(&address), length) != 0 &&
       errno != EINPROGRESS) {
     return sys_error("connect to", what);

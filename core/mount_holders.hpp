@@ -5,7 +5,9 @@
 // everywhere, whatever the number of holders, without going through a FUSE mount.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include <chrono>
 #include <map>
@@ -29,6 +31,8 @@ struct MountHeldLock {
 
 /// The abstract Unix socket name (without the leading NUL) daemon `pid` answers on.
 std::string mount_holders_socket_name(pid_t daemon);
+/// That socket's address, for bind() and connect(); returns its length.
+socklen_t mount_holders_address(pid_t daemon, sockaddr_un& address);
 
 /// `dev=… ino=… ` + describe_holder(…): one line of the answer.
 std::string format_mount_held(const MountHeldLock& held);

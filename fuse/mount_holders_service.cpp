@@ -33,11 +33,9 @@ bool write_all(int fd, std::string_view text) {
 Result<void> MountHoldersService::start() {
   listen_fd_ = UniqueFd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!listen_fd_) return sys_error("socket for", "the holders service");
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::string name = mount_holders_socket_name(getpid());
-  std::memcpy(address.sun_path + 1, name.data(), name.size());
-  auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  sockaddr_un address;
+  socklen_t length = mount_holders_address(getpid(), address);
+  const std::string name = mount_holders_socket_name(getpid());
   if (bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&address), length) != 0)
     return sys_error("bind", "@" + name);
   if (listen(listen_fd_.get(), 64) != 0) return sys_error("listen on", "@" + name);

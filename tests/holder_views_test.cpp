@@ -154,13 +154,9 @@ TEST_F(HolderViewsTest, HostileCommandNamesAndReasonsCannotForgeOrHideAHolder) {
     if (setgid(65534) != 0 || setuid(65534) != 0) return errno;
     prctl(PR_SET_NAME, "pbs-lockfs");
     int sock = socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::string name = mount_holders_socket_name(getpid());
-    std::memcpy(address.sun_path + 1, name.data(), name.size());
-    if (bind(sock, reinterpret_cast<sockaddr*>(&address),
-             static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())) != 0 ||
-        listen(sock, 8) != 0) {
+    sockaddr_un address;
+    socklen_t length = mount_holders_address(getpid(), address);
+    if (bind(sock, reinterpret_cast<sockaddr*>(&address), length) != 0 || listen(sock, 8) != 0) {
       return errno;
     }
     if (fork() == 0) {
