@@ -138,15 +138,18 @@ void LockManager::open(Request req, const fuse_file_info& fi, std::shared_ptr<Op
   enqueue(new_waiter(std::move(req), fi, std::move(handle), mode, true));
 }
 
-void LockManager::opened(Request& req, fuse_file_info fi, std::shared_ptr<OpenHandle> handle) {
-  if (handle->holds()) {
-    if (spdlog::should_log(spdlog::level::debug)) {
-      std::lock_guard hold(handle->mutex);
-      spdlog::debug("locked {} {} for pid {} ({})", handle->request.object.describe(),
-                    to_string(handle->held_mode()), handle->opener.pid(), handle->command_locked());
-    }
-    changed(*handle);
+void LockManager::announce_granted(OpenHandle& handle) const {
+  if (!handle.holds()) return;
+  if (spdlog::should_log(spdlog::level::debug)) {
+    std::lock_guard hold(handle.mutex);
+    spdlog::debug("locked {} {} for pid {} ({})", handle.request.object.describe(),
+                  to_string(handle.held_mode()), handle.opener.pid(), handle.command_locked());
   }
+  changed(handle);
+}
+
+void LockManager::opened(Request& req, fuse_file_info fi, std::shared_ptr<OpenHandle> handle) {
+  announce_granted(*handle);
   {
     std::lock_guard lock(mutex_);
     keys_[handle->key].handles.push_back(handle);
@@ -427,15 +430,7 @@ void LockManager::send(std::vector<Reply>& replies) {
       opened(w.req, w.fi, std::move(w.handle));
       continue;
     }
-    if (w.handle->holds()) {
-      if (spdlog::should_log(spdlog::level::debug)) {
-        std::lock_guard hold(w.handle->mutex);
-        spdlog::debug("locked {} {} for pid {} ({})", w.handle->request.object.describe(),
-                      to_string(w.handle->held_mode()), w.handle->opener.pid(),
-                      w.handle->command_locked());
-      }
-      changed(*w.handle);
-    }
+    announce_granted(*w.handle);
     w.req.error(0);  // a flock(2) answers success that way
   }
   replies.clear();

@@ -99,6 +99,8 @@ class LockManager {
   /// Answers an open whose lock is held (or that takes none): the handle is registered and the
   /// kernel gets its file handle; released at once when the opener is gone meanwhile.
   void opened(Request& req, fuse_file_info fi, std::shared_ptr<OpenHandle> handle);
+  /// A handle now holds its lock: logged (debug) and the node's cached attributes invalidated.
+  void announce_granted(OpenHandle& handle) const;
   void cancel(Waiter* waiter);
   void poke(const std::string& key);
   /// Serves the queue of `key` on the calling thread (after a holder through the mount let go).
