@@ -125,44 +125,53 @@ int run_list(const std::vector<std::string>& args) {
       }
       for (const auto& ns : namespaces) {
         if (ns_given && !(ns == *ns_filter)) continue;
-        auto add_rows = [&](const LockObject& object, const std::string& shown_object,
-                            const std::string& kind, const std::string& file) {
+        // The holders of lock file `file`, with the real requesters in place of daemons.
+        auto holders_of = [&](const std::string& file) {
+          std::vector<LockHolder> shown;
           struct stat st {};
-          if (lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
-          auto shown = direct_holders(proc_locks ? *proc_locks : std::vector<ProcLock>{}, st.st_dev,
-                                      st.st_ino);
-          // A daemon's flocks stand for its users: it says who they are.
+          if (lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return shown;
+          shown = direct_holders(proc_locks ? *proc_locks : std::vector<ProcLock>{}, st.st_dev,
+                                 st.st_ino);
           daemons.resolve(shown, st.st_dev, st.st_ino);
+          return shown;
+        };
+        auto add_rows = [&](std::vector<LockHolder> shown, const LockObject& object,
+                            const std::string& shown_object, const std::string& kind,
+                            const std::string& file) {
           match_tasks(shown, tasks, object);
           for (auto& h : shown)
             rows.push_back({store.name, ns.join('/'), shown_object, kind, file, std::move(h)});
         };
         auto objects = list_lock_files(*tree, store.name, ns);
         for (const auto& object : objects ? *objects : std::vector<LockObject>{}) {
-          add_rows(object, object.rpath(), std::string(to_string(object.kind)),
-                   root_path + "/" + object.lock_path().relative());
+          std::string file = root_path + "/" + object.lock_path().relative();
+          add_rows(holders_of(file), object, object.rpath(), std::string(to_string(object.kind)),
+                   file);
         }
-        // Hashed lock files (names of 255 bytes or more): named by hashing what the datastore
-        // holds; one whose object is not found there shows as its file name.
-        std::string ns_dir = ns.join(':');
-        std::string hashed_dir = store.name + (ns_dir.empty() ? "" : "/" + ns_dir) + "/hashed";
-        auto hashed_fd = open_beneath(root, hashed_dir, O_RDONLY | O_DIRECTORY);
+        // Hashed lock files (names of 255 bytes or more): a held one is named by hashing what
+        // the datastore holds (read once, when the first is found held); one whose object is
+        // not found there shows as its file name.
+        LockPath hashed{store.name, ns.join(':'), true, ""};
+        auto hashed_fd = tree->open_directory(hashed, false);
         auto files = hashed_fd ? read_directory(hashed_fd->get())
                                : Result<std::vector<DirEntry>>(std::vector<DirEntry>{});
         std::optional<std::map<std::string, LockObject>> known;
         for (const auto& f : files ? *files : std::vector<DirEntry>{}) {
           if (f.type != S_IFREG) continue;
+          hashed.name = f.name;
+          std::string file = root_path + "/" + hashed.relative();
+          auto shown = holders_of(file);
+          if (shown.empty()) continue;
           if (!known) {
             auto datastore = registry->find(store.name);
             known = datastore ? hashed_objects(*datastore, store.name, ns)
                               : std::map<std::string, LockObject>{};
           }
-          std::string file = root_path + "/" + hashed_dir + "/" + f.name;
           if (auto found = known->find(f.name); found != known->end()) {
-            add_rows(found->second, found->second.rpath(),
+            add_rows(std::move(shown), found->second, found->second.rpath(),
                      std::string(to_string(found->second.kind)), file);
           } else {
-            add_rows(LockObject{}, "hashed/" + f.name, "unknown", file);
+            add_rows(std::move(shown), LockObject{}, "hashed/" + f.name, "unknown", file);
           }
         }
       }
