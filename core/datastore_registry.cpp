@@ -33,13 +33,14 @@ std::unique_ptr<DatastoreRegistry> DatastoreRegistry::from_config(std::string co
 std::unique_ptr<DatastoreRegistry> DatastoreRegistry::from_list(
     std::vector<DatastoreConfigEntry> stores) {
   std::unique_ptr<DatastoreRegistry> registry(new DatastoreRegistry);
+  MutexLock lock(registry->mutex_);  // nobody else has it yet; for the analysis
   registry->stores_ = to_stores(stores);
   registry->loaded_ = true;
   return registry;
 }
 
 std::shared_ptr<const std::vector<Datastore>> DatastoreRegistry::current() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return refresh_locked();
 }
 
@@ -49,7 +50,7 @@ std::shared_ptr<const std::vector<Datastore>> DatastoreRegistry::refresh_locked(
   if (stat(config_path_.c_str(), &st) != 0) {
     if (!loaded_ || seen_.st_ino != 0) {
       spdlog::warn("datastore config {}: {}; serving no datastores", config_path_,
-                   std::strerror(errno));
+                   error_text(errno));
       stores_ = std::make_shared<const std::vector<Datastore>>();
       seen_ = {};
       loaded_ = true;
@@ -75,7 +76,7 @@ void DatastoreRegistry::reload_locked(const struct stat& st) {
 }
 
 void DatastoreRegistry::reload() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (config_path_.empty()) {
     spdlog::info("reload: serving a fixed list of datastores, nothing to re-read");
     return;

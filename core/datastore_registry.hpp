@@ -6,13 +6,13 @@
 #include <sys/stat.h>
 
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "datastore.hpp"
 #include "datastore_config.hpp"
+#include "mutex.hpp"
 
 namespace pbs {
 
@@ -32,14 +32,14 @@ class DatastoreRegistry {
 
  private:
   DatastoreRegistry() = default;
-  std::shared_ptr<const std::vector<Datastore>> refresh_locked();
-  void reload_locked(const struct stat& st);
+  std::shared_ptr<const std::vector<Datastore>> refresh_locked() PBS_REQUIRES(mutex_);
+  void reload_locked(const struct stat& st) PBS_REQUIRES(mutex_);
 
-  std::mutex mutex_;
+  Mutex mutex_;
   std::string config_path_;  ///< empty: fixed list
-  struct stat seen_ {};
-  bool loaded_ = false;
-  std::shared_ptr<const std::vector<Datastore>> stores_ =
+  struct stat seen_ PBS_GUARDED_BY(mutex_) {};
+  bool loaded_ PBS_GUARDED_BY(mutex_) = false;
+  std::shared_ptr<const std::vector<Datastore>> stores_ PBS_GUARDED_BY(mutex_) =
       std::make_shared<const std::vector<Datastore>>();
 };
 

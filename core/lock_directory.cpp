@@ -71,12 +71,12 @@ Result<std::shared_ptr<const std::vector<LockObject>>> LockFileListingCache::lis
   struct stat st {};
   if (!dir || fstat(dir->get(), &st) != 0) {
     if (!dir && is_resource_shortage(dir.error().code)) return dir.error();
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     entries_.erase(relative);
     return empty;
   }
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto found = entries_.find(relative);
     if (found != entries_.end() && found->second.device == st.st_dev &&
         found->second.inode == st.st_ino && found->second.modified.tv_sec == st.st_mtim.tv_sec &&
@@ -94,7 +94,7 @@ Result<std::shared_ptr<const std::vector<LockObject>>> LockFileListingCache::lis
   clock_gettime(CLOCK_REALTIME, &now);
   double age = static_cast<double>(now.tv_sec - st.st_mtim.tv_sec) +
                static_cast<double>(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9;
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (age > 0.1) {
     entries_[relative] = Entry{st.st_dev, st.st_ino, st.st_mtim, shared};
   } else {

@@ -7,7 +7,6 @@
 #include <ctime>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +14,7 @@
 #include "datastore.hpp"
 #include "lock_object.hpp"
 #include "lock_root.hpp"
+#include "mutex.hpp"
 
 namespace pbs {
 
@@ -52,8 +52,8 @@ class LockFileListingCache {
     timespec modified{};
     std::shared_ptr<const std::vector<LockObject>> objects;
   };
-  std::mutex mutex_;
-  std::map<std::string, Entry> entries_;
+  Mutex mutex_;
+  std::map<std::string, Entry> entries_ PBS_GUARDED_BY(mutex_);
 };
 
 /// The child namespaces of `ns` that have a lock directory (`a:b:c` is a child of `a:b`).

@@ -73,26 +73,6 @@ std::string LockObject::datastore_dir() const {
   return out;
 }
 
-std::string manifest_node_name(const std::string& time) {
-  return "." + time + ".manifest";
-}
-
-std::string LockObject::mount_path() const {
-  std::string out = store;
-  for (const auto& c : ns.components())
-    out += "/ns/" + c;
-  out += "/" + group.rpath() + "/";
-  switch (kind) {
-    case LockKind::kGroup:
-      return out + ".lock";
-    case LockKind::kSnapshot:
-      return out + time;
-    case LockKind::kManifest:
-      return out + manifest_node_name(time);
-  }
-  return out;
-}
-
 std::string LockObject::describe() const {
   std::string out = store + ":";
   if (!ns.is_root()) out += ns.join('/') + ":";

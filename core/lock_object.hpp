@@ -38,14 +38,8 @@ struct LockObject {
   std::string datastore_dir() const;
   /// For log lines: `store1:prod:vm/100/2024-01-01T00:00:00Z`.
   std::string describe() const;
-  /// Where pbs-lockfs shows this lock below its mountpoint:
-  /// `store1/ns/prod/vm/100/.lock`, `…/vm/100/<time>` or `…/vm/100/.<time>.manifest`.
-  std::string mount_path() const;
 
   bool operator==(const LockObject&) const = default;
 };
-
-/// The mount's name of a snapshot's manifest node: `.2024-01-01T00:00:00Z.manifest`.
-std::string manifest_node_name(const std::string& time);
 
 }  // namespace pbs

@@ -100,7 +100,10 @@ Result<LockRoot> LockRoot::open(const std::string& path, const Owner& owner,
   opened.current_->fd = dir->get();
   opened.current_->device = st.st_dev;
   opened.current_->inode = st.st_ino;
-  opened.current_->owned.push_back(std::move(dir.value()));
+  {
+    MutexLock lock(opened.current_->mutex);  // nobody else has it yet; for the analysis
+    opened.current_->owned.push_back(std::move(dir.value()));
+  }
   return opened;
 }
 
@@ -112,7 +115,7 @@ bool LockRoot::refresh(std::chrono::milliseconds at_most_every) const {
           std::chrono::duration_cast<std::chrono::steady_clock::duration>(at_most_every).count()) {
     return false;
   }
-  std::lock_guard lock(c.mutex);
+  MutexLock lock(c.mutex);
   c.checked = now;
   struct stat st {};
   if (lstat(path_.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == c.device.load() &&

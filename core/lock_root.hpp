@@ -7,11 +7,11 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "lock_path.hpp"
+#include "mutex.hpp"
 #include "owner.hpp"
 #include "result.hpp"
 #include "unique_fd.hpp"
@@ -63,9 +63,11 @@ class LockRoot {
     std::atomic<ino_t> inode{0};
     std::atomic<unsigned> replacements{0};
     std::atomic<std::chrono::steady_clock::rep> checked{0};
-    std::mutex mutex;               ///< serialises refresh()
-    std::vector<UniqueFd> owned;    ///< the current descriptor and every replaced one
-    bool missing_reported = false;  ///< the lock root could not be reopened, and we said so
+    Mutex mutex;  ///< serialises refresh()
+    /// The current descriptor and every replaced one.
+    std::vector<UniqueFd> owned PBS_GUARDED_BY(mutex);
+    bool missing_reported PBS_GUARDED_BY(mutex) =
+        false;  ///< the lock root could not be reopened, and we said so
   };
   LockRoot(std::string path, Owner owner, std::string marker)
       : path_(std::move(path)),

@@ -121,7 +121,7 @@ const MountHoldersResolver::Answer& MountHoldersResolver::answer_of(pid_t daemon
 
 std::vector<std::string> MountHoldersResolver::failures() {
   std::vector<std::string> out;
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   for (const auto& [pid, answer] : answers_) {
     if (!answer.ok) out.push_back(answer.error);
   }
@@ -133,7 +133,7 @@ void MountHoldersResolver::resolve(std::vector<LockHolder>& holders, dev_t devic
   // names every handle, so each daemon is replaced once, by all of its holders of this file.
   std::vector<LockHolder> out;
   std::vector<pid_t> replaced;
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   for (auto& h : holders) {
     if (std::find(replaced.begin(), replaced.end(), h.pid) != replaced.end()) continue;
     if (h.command != "pbs-lockfs" || h.pid == self_ || h.via_mount) {

@@ -11,13 +11,13 @@
 
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "lock_holders.hpp"
+#include "mutex.hpp"
 #include "result.hpp"
 
 namespace pbs {
@@ -71,13 +71,13 @@ class MountHoldersResolver {
     std::vector<MountHeldLock> held;
     std::string error;
   };
-  const Answer& answer_of(pid_t daemon);
+  const Answer& answer_of(pid_t daemon) PBS_REQUIRES(mutex_);
 
   std::vector<uid_t> trusted_;
   std::chrono::milliseconds max_age_, timeout_;
   pid_t self_;
-  std::mutex mutex_;
-  std::map<pid_t, Answer> answers_;
+  Mutex mutex_;
+  std::map<pid_t, Answer> answers_ PBS_GUARDED_BY(mutex_);
 };
 
 }  // namespace pbs

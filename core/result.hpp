@@ -21,6 +21,9 @@ inline bool is_resource_shortage(int code) {
   return code == EMFILE || code == ENFILE || code == ENOMEM || code == ENOBUFS;
 }
 
+/// The text of errno value `code` ("No such file or directory"), safe from any thread.
+std::string error_text(int code);
+
 /// Builds an Error from the errno of a failed system call, e.g. sys_error("open", path).
 Error sys_error(const std::string& what, const std::string& object, int code = errno);
 

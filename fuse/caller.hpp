@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "process_ref.hpp"
 #include "request.hpp"
 #include "unique_fd.hpp"
 
@@ -16,7 +17,9 @@
 namespace pbs::fs {
 
 struct Caller {
-  pid_t pid = 0;  ///< the caller's thread id as FUSE reports it (0: another pid namespace)
+  /// The calling thread's id as FUSE reports it (0: another pid namespace); process_of() gives
+  /// its process.
+  pid_t tid = 0;
   uid_t uid = 0;
   gid_t gid = 0;
 
@@ -46,33 +49,6 @@ struct AccessPolicy {
 
   bool may_lock(const Caller& caller) const;
   bool may_list(const Caller& caller) const { return public_listing || may_lock(caller); }
-};
-
-/// `/proc/<pid>/comm`, or "?" when unknown.
-std::string process_command(pid_t pid);
-/// The thread-group id (process id) of thread `tid`, from /proc (itself when unknown).
-pid_t process_of(pid_t tid);
-
-/// A process that opened a node, identified so that pid reuse cannot fool us: a pidfd refers
-/// to that process and no other, and tells when it has exited (its pid may then belong to a new
-/// process at any moment).
-class ProcessRef {
- public:
-  ProcessRef() = default;
-  /// The process of thread `tid` (the caller of a FUSE request), pinned by a pidfd.
-  static ProcessRef of_thread(pid_t tid);
-
-  pid_t pid() const { return pid_; }
-  /// True while the process has not exited. Without a pidfd (another pid namespace, or the
-  /// process was already gone when asked) the answer is false: nothing is decided on its pid.
-  bool alive() const;
-  /// Whether this process, still alive, is `pid` or one of its ancestors (following parent
-  /// pids in /proc). A dead process is nobody's ancestor, whoever has its pid now.
-  bool is_same_or_ancestor_of(pid_t pid) const;
-
- private:
-  pid_t pid_ = 0;
-  UniqueFd pidfd_;
 };
 
 }  // namespace pbs::fs

@@ -14,7 +14,7 @@ InodeTrimmer::InodeTrimmer(fuse_session* session, InodeTable& inodes, std::size_
 
 InodeTrimmer::~InodeTrimmer() {
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(mutex_);  // so that the wait cannot miss the notification
     stopping_ = true;
   }
   wake_.notify_all();
@@ -23,7 +23,8 @@ InodeTrimmer::~InodeTrimmer() {
 
 void InodeTrimmer::run() {
   std::unique_lock lock(mutex_);
-  while (!wake_.wait_for(lock, std::chrono::milliseconds(50), [this] { return stopping_; })) {
+  while (
+      !wake_.wait_for(lock, std::chrono::milliseconds(50), [this] { return stopping_.load(); })) {
     if (inodes_.size() <= limit_) continue;
     lock.unlock();
     // Down to 90 % of the limit, so that a long walk is trimmed in batches.

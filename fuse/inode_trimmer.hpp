@@ -8,6 +8,7 @@
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
@@ -29,9 +30,9 @@ class InodeTrimmer {
   fuse_session* session_;
   InodeTable& inodes_;
   std::size_t limit_;
-  std::mutex mutex_;
+  std::mutex mutex_;  ///< the condition variable's; guards nothing else
   std::condition_variable wake_;
-  bool stopping_ = false;
+  std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
 

@@ -1,15 +1,21 @@
 // LockManager: takes, queues and releases the real PBS locks behind open handles.
 //
 // A lock that is free is taken inline by the FUSE worker (one flock(LOCK_NB)). A busy one, for a
-// blocking open or flock(2), is queued per lock file, first come first served, and the worker
-// returns at once: the manager's single thread retries the head of each queue when a holder
-// through the mount lets go, when inotify reports the lock file closed (PBS, flock(1) and dying
-// processes close it), and on a backoff timer (for flock(LOCK_UN) without close). The request is
-// answered from that thread when granted, interrupted (EINTR) or timed out (ETIMEDOUT).
+// blocking open or flock(2), waits in core's LockQueue (per lock file, first come first served;
+// the algorithm is there, unit-tested without FUSE) and the worker returns at once. This class
+// adds what FUSE needs around it: the requests to answer, the interrupt callbacks (EINTR), the
+// thread that polls the queue on inotify events, wake-ups and timers, and the registry of open
+// handles that `ls -l` reads. A holder through the mount that lets go serves the queue on the
+// worker that saw it (hand_over: one thread hop less on every handoff).
 //
-// Mutex order: FUSE's own request lock (held while it calls our interrupt callback), then
-// mutex_, then an OpenHandle's mutex; never the other way round. Nothing calls into libfuse
-// (answers, interrupt callbacks, invalidations through changed()) while holding either.
+// Mutexes (fuse/THREADS.md has the whole daemon): queue_mutex_ guards the queue and the waiting
+// requests, and is held while the queue opens and flocks lock files; registry_mutex_ guards what
+// getattr/readdir read (open handles, waiter counts) and no system call is made under it, so a
+// listing never waits behind a slow lock file. Order: libfuse's request lock (held while it
+// calls on_interrupt), then queue_mutex_, then an OpenHandle's mutex or registry_mutex_ (a leaf:
+// nothing is taken while holding it). Nothing
+// calls into libfuse (answers, interrupt callbacks, invalidations through changed()) while
+// holding any of them.
 #pragma once
 
 #define FUSE_USE_VERSION 314
@@ -17,26 +23,32 @@
 
 #include <atomic>
 #include <chrono>
-#include <deque>
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <queue>
-#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "lock_file_watch.hpp"
+#include "lock_queue.hpp"
 #include "lock_root.hpp"
+#include "mount_locks.hpp"
+#include "mutex.hpp"
 #include "open_handle.hpp"
 #include "request.hpp"
 
 namespace pbs::fs {
 
-class LockManager {
+/// Told of every lock change through the mount (taken, converted, let go), on the thread that
+/// made it and before the request is answered.
+class LockChangeListener {
+ public:
+  virtual ~LockChangeListener() = default;
+  virtual void changed(const LockObject& object) = 0;
+};
+
+class LockManager : public MountLocks {
  public:
   using Clock = std::chrono::steady_clock;
 
@@ -58,76 +70,89 @@ class LockManager {
   /// `caller` is the process that called flock (any process sharing the descriptor may).
   void flock(Request req, OpenHandle* handle, int operation, pid_t caller);
 
-  /// Calls `changed` (on the thread that made the change, before the request is answered) each
-  /// time a handle's lock is taken, converted or let go: the daemon invalidates the kernel's
-  /// cached attributes of the node so that `ls -l` shows it at once. Set before start().
-  void on_change(std::function<void(const LockObject&)> changed) { changed_ = std::move(changed); }
+  /// Tells `listener` each time a handle's lock is taken, converted or let go: the daemon
+  /// invalidates the kernel's cached attributes of the node so that `ls -l` shows it at once.
+  /// Set before start(); the listener must outlive the manager.
+  void on_change(LockChangeListener& listener) { listener_ = &listener; }
 
-  /// Every open handle of the lock `key`.
-  std::vector<std::shared_ptr<OpenHandle>> handles(const std::string& key) const;
+  // MountLocks: what the tree model reads (under registry_mutex_ only).
+  std::vector<std::shared_ptr<OpenHandle>> handles(const std::string& lock_file) const override;
+  std::vector<LockObject> held_in(const std::string& store, const Namespace& ns) const override;
+  std::size_t waiter_count(const std::string& lock_file) const override;
+
   /// Every open handle.
   std::vector<std::shared_ptr<OpenHandle>> all_handles() const;
-  /// The objects held through the mount in one namespace of a store.
-  std::vector<LockObject> held_in(const std::string& store, const Namespace& ns) const;
-  /// How many requests wait for the lock `key`.
-  std::size_t waiter_count(const std::string& key) const;
   std::size_t total_waiters() const;
   std::size_t total_handles() const;
-  /// Re-checks and deadlines scheduled (bounded: one per key, plus each waiter's deadline).
+  /// Re-checks and deadlines scheduled: at most one per lock file with waiters.
   std::size_t pending_timers() const;
 
  private:
   struct Waiter;
-  struct KeyState;
-  struct Reply;  ///< an answer to send once mutex_ is released
+  struct Reply;  ///< an answer to send once queue_mutex_ is released
 
   static void on_interrupt(fuse_req_t req, void* data);
-  /// Whether a wait of process `waiter` for `mode` on `key` could only end when that process
-  /// itself (or one of its ancestors, whose descriptors it usually inherited) lets go: a
-  /// handle other than `own` held through the mount in a conflicting mode by such a process.
-  bool waits_for_itself(const std::string& key, const OpenHandle* own, pid_t waiter,
-                        LockMode mode) const;
+  /// Whether a wait of process `waiter` for `mode` could only end when that process itself (or
+  /// one of its ancestors, whose descriptors it usually inherited) lets go: a handle other than
+  /// `own` held through the mount in a conflicting mode by such a process.
+  bool waits_for_itself(const OpenHandle& own, pid_t waiter, LockMode mode) const;
   /// A handle other than `own` that `waiter` (or an ancestor) holds in a mode conflicting with
   /// `mode`, or nothing.
-  std::shared_ptr<OpenHandle> held_by_itself(const std::string& key, const OpenHandle* own,
-                                             pid_t waiter, LockMode mode) const;
-  /// A queued request; `is_open` answers with fuse_reply_open, otherwise (flock) with 0.
-  std::unique_ptr<Waiter> new_waiter(Request req, const fuse_file_info& fi,
-                                     std::shared_ptr<OpenHandle> handle, LockMode mode,
-                                     bool is_open);
-  void enqueue(std::unique_ptr<Waiter> waiter);
+  std::shared_ptr<OpenHandle> held_by_itself(const OpenHandle& own, pid_t waiter,
+                                             LockMode mode) const;
+  /// The one acquire path of opens and flocks: take the lock now if it is free and nobody
+  /// queues for it, else fail (nonblocking, EDEADLK) or queue. `requester`: the process asking.
+  void acquire(std::unique_ptr<Waiter> waiter, bool nonblocking, pid_t requester);
+  void enqueue(std::unique_ptr<Waiter> waiter) PBS_EXCLUDES(queue_mutex_);
+  /// Answers a waiter whose handle holds its lock now (or needs none).
+  void grant(Waiter& waiter);
   /// Answers an open whose lock is held (or that takes none): the handle is registered and the
   /// kernel gets its file handle; released at once when the opener is gone meanwhile.
   void opened(Request& req, fuse_file_info fi, std::shared_ptr<OpenHandle> handle);
   /// A handle now holds its lock: logged (debug) and the node's cached attributes invalidated.
   void announce_granted(OpenHandle& handle) const;
-  void cancel(Waiter* waiter);
-  void poke(const std::string& key);
-  /// Serves the queue of `key` on the calling thread (after a holder through the mount let go).
-  void hand_over(const std::string& key);
+  void cancel(Waiter* waiter) PBS_EXCLUDES(queue_mutex_);
+  /// Somebody through the mount let go of `lock_file`: its queue is retried soon (poke, on the
+  /// manager's thread) or now (hand_over, on the calling thread).
+  void poke(const std::string& lock_file) PBS_EXCLUDES(queue_mutex_);
+  void hand_over(const std::string& lock_file) PBS_EXCLUDES(queue_mutex_);
+  /// What the queue asks of a waiter at its head.
+  LockQueue::HeadCheck check_head(LockQueue::WaiterId id) PBS_REQUIRES(queue_mutex_);
+  /// Turns the queue's outcomes into answers (sent later by send()).
+  void collect(std::vector<LockQueue::Outcome> outcomes, std::vector<Reply>& replies)
+      PBS_REQUIRES(queue_mutex_);
+  /// Keeps waiter_counts_ in step with the queue: `delta` waiters more (or fewer) for a file.
+  void count_waiters(const std::string& lock_file, long delta) PBS_REQUIRES(queue_mutex_)
+      PBS_EXCLUDES(registry_mutex_);
   void changed(const OpenHandle& handle) const {
-    if (changed_) changed_(handle.request.object);
+    if (listener_ != nullptr) listener_->changed(handle.request.object);
   }
-  void run();
-  void process(const std::string& key, std::vector<Reply>& replies);
-  void schedule(const std::string& key, Clock::time_point when);
-  void send(std::vector<Reply>& replies);
+  void run() PBS_EXCLUDES(queue_mutex_);
+  void send(std::vector<Reply>& replies) PBS_EXCLUDES(queue_mutex_);
   void wake();
-  void forget_if_idle(const std::string& key);
 
-  std::function<void(const LockObject&)> changed_;
+  LockChangeListener* listener_ = nullptr;
   const LockRoot& root_;
   std::optional<std::chrono::milliseconds> wait_timeout_;
 
-  mutable std::mutex mutex_;
-  std::unordered_map<std::string, KeyState> keys_;
-  std::unordered_map<int, std::string> watched_;  ///< inotify watch descriptor -> key
-  std::set<std::string> poked_;                   ///< keys to retry now
-  std::vector<std::unique_ptr<Waiter>> cancelled_;
-  using Due = std::pair<Clock::time_point, std::string>;
-  std::priority_queue<Due, std::vector<Due>, std::greater<>> timers_;
-  std::size_t waiters_ = 0;
-  std::size_t handles_ = 0;
+  mutable Mutex queue_mutex_ PBS_ACQUIRED_BEFORE(registry_mutex_);
+  std::optional<LockQueue> queue_ PBS_GUARDED_BY(queue_mutex_);
+  /// The requests waiting in queue_, by their queue id.
+  std::unordered_map<LockQueue::WaiterId, std::unique_ptr<Waiter>> waiting_
+      PBS_GUARDED_BY(queue_mutex_);
+  LockQueue::WaiterId next_id_ PBS_GUARDED_BY(queue_mutex_) = 0;
+  /// Interrupted waiters taken out of the queue, to be answered EINTR by the manager's thread.
+  std::vector<std::unique_ptr<Waiter>> cancelled_ PBS_GUARDED_BY(queue_mutex_);
+
+  mutable Mutex registry_mutex_;
+  /// The open handles per lock file (path below the lock root).
+  std::unordered_map<std::string, std::vector<std::shared_ptr<OpenHandle>>> handles_
+      PBS_GUARDED_BY(registry_mutex_);
+  std::size_t handle_count_ PBS_GUARDED_BY(registry_mutex_) = 0;
+  /// How many requests wait per lock file, and in all: copies of the queue's counts, for
+  /// getattr (updated under queue_mutex_ with the queue).
+  std::unordered_map<std::string, std::size_t> waiter_counts_ PBS_GUARDED_BY(registry_mutex_);
+  std::size_t waiter_total_ PBS_GUARDED_BY(registry_mutex_) = 0;
 
   std::optional<LockFileWatch> watch_;
   UniqueFd wake_fd_;

@@ -49,7 +49,7 @@ void from_libfuse(enum fuse_log_level level, const char* format, va_list args) {
                                    : level <= FUSE_LOG_INFO    ? spdlog::level::info
                                                                : spdlog::level::debug;
   if (text.find("reading device") != std::string_view::npos &&
-      text.find(std::strerror(ECONNABORTED)) != std::string_view::npos) {
+      text.find(error_text(ECONNABORTED)) != std::string_view::npos) {
     ours = spdlog::level::debug;
   }
   spdlog::log(ours, "libfuse: {}", text);

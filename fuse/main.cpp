@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "attribute_invalidator.hpp"
 #include "filesystem.hpp"
 #include "inode_trimmer.hpp"
 #include "logging.hpp"
@@ -62,9 +63,9 @@ bool still_mounted(const std::string& device) {
 int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& mounted) {
   // Few malloc arenas: every worker thread would otherwise keep its own, and memory freed by the
   // inode trimmer would stay scattered over them.
-  mallopt(M_ARENA_MAX, 2);
+  mallopt(M_ARENA_MAX, 2);  // NOLINT(concurrency-mt-unsafe): before the first thread starts
   if (auto ok = drop_privileges(fs.options.user); !ok) return fail(ok.error().message);
-  if (auto ok = fs.locks->start(); !ok) return fail(ok.error().message);
+  if (auto ok = fs.lock_manager->start(); !ok) return fail(ok.error().message);
   MountHoldersService holders(fs);
   if (auto ok = holders.start(); !ok) return fail("holders service: " + ok.error().message);
   if (fuse_set_signal_handlers(se) != 0) return fail("cannot install signal handlers");
@@ -73,7 +74,7 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
   sigset_t signals = stop_signals();
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
   spdlog::info("serving {} as {} (lock root {})", fs.options.mountpoint, fs.options.user,
-               fs.root->path());
+               fs.lock_root->path());
   fuse_loop_config* config = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(config, fs.options.max_threads);
   // Idle workers stay: under bursts of many clients, starting and ending threads cost more than
@@ -82,7 +83,7 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
   int rc = fuse_session_loop_mt(se, config);
   fuse_loop_cfg_destroy(config);
   holders.stop();
-  fs.locks->stop();
+  fs.lock_manager->stop();
   release_open_directories();
   fuse_remove_signal_handlers(se);
   spdlog::info("stopped serving {}", fs.options.mountpoint);
@@ -95,16 +96,15 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
     spdlog::info(
         "the kernel ended the connection after the mount was detached ({} handle(s) "
         "released now)",
-        fs.locks->total_handles());
+        fs.lock_manager->total_handles());
     return 0;
   }
   spdlog::error("the FUSE session loop failed ({})", rc);
   return 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+/// main() without the last-resort catch.
+int start(int argc, char** argv) {
   auto options = parse_options(argc, argv);
   if (!options) {
     std::fprintf(stderr, "pbs-lockfs: %s\n", options.error().message.c_str());
@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
   }
 
   Filesystem fs;
+  AttributeInvalidator invalidator(fs.inodes, fs.session);
   fs.options = std::move(options.value());
   auto owner = Owner::lookup("backup", "backup");
   if (!owner) return fail("lock files belong to backup:backup: " + owner.error().message, 2);
@@ -144,17 +145,18 @@ int main(int argc, char** argv) {
   }
   auto root = LockRoot::open(fs.options.lock_root, fs.owner, fs.options.old_locking_marker);
   if (!root) return fail("lock root: " + root.error().message);
-  fs.root.emplace(std::move(root.value()));
+  fs.lock_root.emplace(std::move(root.value()));
   raise_file_limit();
   std::optional<std::chrono::milliseconds> timeout;
   if (fs.options.wait_timeout) {
     timeout = std::chrono::milliseconds(static_cast<long>(*fs.options.wait_timeout * 1000));
   }
-  fs.locks = std::make_unique<LockManager>(*fs.root, timeout);
-  fs.tree = std::make_unique<MountTree>(*fs.stores, *fs.root,
-                                        [&fs](const std::string& store, const Namespace& ns) {
-                                          return fs.locks->held_in(store, ns);
-                                        });
+  // The lock manager answers lock requests; the tree model reads its holds (MountLocks) and
+  // the kernel's cached attributes are invalidated on every change it makes.
+  fs.lock_manager = std::make_unique<LockManager>(*fs.lock_root, timeout);
+  fs.locks = fs.lock_manager.get();
+  fs.lock_manager->on_change(invalidator);
+  fs.tree = std::make_unique<MountTree>(*fs.stores, *fs.lock_root, *fs.lock_manager);
 
   std::string mount_options = "allow_other,fsname=pbs-lockfs,subtype=pbs-lockfs";
   for (const auto& o : fs.options.fuse_options)
@@ -171,12 +173,6 @@ int main(int argc, char** argv) {
   fuse_opt_free_args(&fuse_argv);
   if (se == nullptr) return fail("cannot create the FUSE session");
   fs.session = se;
-  // The kernel caches lock nodes' attributes: every change of ours invalidates them at once.
-  fs.locks->on_change([&fs](const LockObject& object) {
-    if (auto ino = fs.inodes.take_cached_attributes(object.mount_path())) {
-      fuse_lowlevel_notify_inval_inode(fs.session, *ino, -1, 0);
-    }
-  });
   // One pbs-lockfs per mountpoint: a second one stacked on top would hide the first, whose
   // locks stay held but could no longer be seen or released through the mountpoint.
   if (mounted_type(fs.options.mountpoint) == "fuse.pbs-lockfs") {
@@ -204,7 +200,7 @@ int main(int argc, char** argv) {
   if (fuse_daemonize(fs.options.foreground) != 0) return unwind("cannot go to the background");
 
   pid_t daemon = fork();
-  if (daemon < 0) return unwind(std::string("fork failed: ") + std::strerror(errno));
+  if (daemon < 0) return unwind(std::string("fork failed: ") + error_text(errno));
   if (daemon > 0) {
     fuse_session_destroy(se);  // closes our copy: only the daemon keeps the connection alive
     // Root only for what is left to do: unmount (CAP_SYS_ADMIN) and signal the daemon, which
@@ -223,4 +219,19 @@ int main(int argc, char** argv) {
   int code = serve(fs, se, mounted);
   fuse_session_destroy(se);
   return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Requests have their own barrier (operation_barrier.hpp); this one is for setup and teardown:
+  // an exception there ends the program with a line that says why, not with std::terminate.
+  try {
+    return start(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pbs-lockfs: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "pbs-lockfs: unknown exception\n");
+  }
+  return 1;
 }

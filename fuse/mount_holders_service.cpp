@@ -57,7 +57,7 @@ void MountHoldersService::run() {
     pollfd fds[2] = {{listen_fd_.get(), POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      spdlog::error("holders service: poll failed: {}", std::strerror(errno));
+      spdlog::error("holders service: poll failed: {}", error_text(errno));
       return;
     }
     if (fds[1].revents != 0) return;
@@ -79,9 +79,9 @@ void MountHoldersService::answer(int connection) {
     return;
   }
   std::string text;
-  for (const auto& h : fs_.locks->all_handles()) {
+  for (const auto& h : fs_.lock_manager->all_handles()) {
     if (!h->holds()) continue;
-    std::lock_guard hold(h->mutex);
+    MutexLock hold(h->mutex);
     struct stat st {};
     if (!h->lock.held() || fstat(h->lock.file_fd(), &st) != 0) continue;
     text += format_mount_held({st.st_dev, st.st_ino, h->holder_locked()});

@@ -44,7 +44,7 @@ int monitor_daemon(pid_t daemon, const MonitorSettings& settings) {
   sigemptyset(&signals);
   for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD})
     sigaddset(&signals, s);
-  sigprocmask(SIG_BLOCK, &signals, nullptr);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   const std::string& mountpoint = settings.mountpoint;
 
   bool ready = false;
@@ -86,7 +86,8 @@ int monitor_daemon(pid_t daemon, const MonitorSettings& settings) {
         spdlog::info("stop: {} {}; open handles keep their locks until closed ({})", mountpoint,
                      detached ? "detached" : "was not mounted",
                      settings.stop_grace
-                         ? fmt::format("at most {} s", settings.stop_grace->count() / 1000.0)
+                         ? fmt::format("at most {} s",
+                                       static_cast<double>(settings.stop_grace->count()) / 1000.0)
                          : std::string("signal again to end now"));
         if (settings.stop_grace) grace_ends = Clock::now() + *settings.stop_grace;
       } else {

@@ -34,9 +34,11 @@ void op_open(Request& req, fuse_ino_t ino, fuse_file_info* fi) {
     return;
   }
   Caller caller = Caller::of(req);
-  if (!permitted(fs.access.may_lock(caller), caller, "lock", node->key())) return req.error(EACCES);
+  if (!permitted(fs.access.may_lock(caller), caller, "lock", node->mount_path()))
+    return req.error(EACCES);
   auto exists = fs.tree->exists(*node);
-  if (!exists) return req.error(fs.shortage.answer(exists.error(), "open of " + node->key()));
+  if (!exists)
+    return req.error(fs.shortage.answer(exists.error(), "open of " + node->mount_path()));
   if (!*exists) return req.error(ENOENT);
 
   auto handle = std::make_shared<OpenHandle>();
@@ -44,15 +46,15 @@ void op_open(Request& req, fuse_ino_t ino, fuse_file_info* fi) {
   handle->request.mode = access == O_RDONLY ? LockMode::kShared : LockMode::kExclusive;
   handle->request.datastore_path = fs.tree->datastore_path(node->store);
   handle->request.create = true;
-  handle->key = handle->request.object.lock_path().relative();
-  handle->opener = ProcessRef::of_thread(caller.pid);
+  handle->lock_file = handle->request.object.lock_path().relative();
+  handle->opener = ProcessRef::of_thread(caller.tid);
   handle->uid = caller.uid;
-  fs.locks->open(std::move(req), *fi, std::move(handle), fi->flags & O_NONBLOCK,
-                 fs.options.open_locks);
+  fs.lock_manager->open(std::move(req), *fi, std::move(handle), fi->flags & O_NONBLOCK,
+                        fs.options.open_locks);
 }
 
 void op_release(Request& req, fuse_ino_t, fuse_file_info* fi) {
-  if (auto* handle = handle_of(fi)) Filesystem::of(req).locks->release(handle);
+  if (auto* handle = handle_of(fi)) Filesystem::of(req).lock_manager->release(handle);
   req.error(0);
 }
 
@@ -63,7 +65,7 @@ void op_flush(Request& req, fuse_ino_t, fuse_file_info*) {
 void op_read(Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
   auto node = node_of(req, ino);
   if (!node) return req.error(ESTALE);
-  std::string text = node_status_text(Filesystem::of(req), *node);
+  std::string text = open_node_text(Filesystem::of(req), *node);
   if (offset >= static_cast<off_t>(text.size())) return (void)req.buffer(nullptr, 0);
   size_t n = std::min(size, text.size() - static_cast<size_t>(offset));
   req.buffer(text.data() + offset, n);
@@ -76,7 +78,7 @@ void op_lseek(Request& req, fuse_ino_t ino, off_t offset, int whence, fuse_file_
   auto node = node_of(req, ino);
   if (!node) return req.error(ESTALE);
   if (whence != SEEK_DATA && whence != SEEK_HOLE) return req.error(EINVAL);
-  auto length = static_cast<off_t>(node_status_text(Filesystem::of(req), *node).size());
+  auto length = static_cast<off_t>(open_node_text(Filesystem::of(req), *node).size());
   if (offset < 0 || offset >= length) return req.error(ENXIO);
   req.lseek(whence == SEEK_DATA ? offset : length);
 }
@@ -90,7 +92,7 @@ void op_write(Request& req, fuse_ino_t, const char* buf, size_t size, off_t offs
                  handle->request.object.describe(), OpenHandle::kMaxReason, handle->opener.pid());
     return req.error(EFBIG);
   }
-  std::lock_guard hold(handle->mutex);
+  MutexLock hold(handle->mutex);
   if (fi->flags & O_APPEND) offset = static_cast<off_t>(handle->reason.size());
   if (static_cast<size_t>(offset) + size > OpenHandle::kMaxReason) {
     return req.error(EFBIG);
@@ -107,9 +109,9 @@ void op_flock(Request& req, fuse_ino_t, fuse_file_info* fi, int op) {
   OpenHandle* handle = handle_of(fi);
   if (handle == nullptr) return req.error(EBADF);
   Caller caller = Caller::of(req);
-  if (!permitted(fs.access.may_lock(caller), caller, "flock", handle->key))
+  if (!permitted(fs.access.may_lock(caller), caller, "flock", handle->lock_file))
     return req.error(EACCES);
-  fs.locks->flock(std::move(req), handle, op, process_of(caller.pid));
+  fs.lock_manager->flock(std::move(req), handle, op, process_of(caller.tid));
 }
 
 void op_setattr(Request& req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
@@ -117,7 +119,7 @@ void op_setattr(Request& req, fuse_ino_t ino, struct stat* attr, int to_set, fus
   auto node = node_of(req, ino);
   if (!node) return req.error(ESTALE);
   if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-    spdlog::warn("refused chmod/chown of {}: EPERM", node->key());
+    spdlog::warn("refused chmod/chown of {}: EPERM", node->mount_path());
     return req.error(EPERM);
   }
   if (to_set & FUSE_SET_ATTR_SIZE) {
@@ -127,7 +129,7 @@ void op_setattr(Request& req, fuse_ino_t ino, struct stat* attr, int to_set, fus
     if (attr->st_size < 0 || static_cast<size_t>(attr->st_size) > OpenHandle::kMaxReason) {
       return req.error(EFBIG);
     }
-    std::lock_guard hold(handle->mutex);
+    MutexLock hold(handle->mutex);
     handle->reason.resize(static_cast<size_t>(attr->st_size));
   }
   // Times (touch) are accepted and ignored: the time shown is the lock's.

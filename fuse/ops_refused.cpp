@@ -14,13 +14,13 @@ namespace {
 
 void refuse(Request& req, const char* what, const std::string& target, int error) {
   spdlog::info("refused {} {} to {}: {}", what, target, Caller::of(req).describe(),
-               error == EPERM ? "EPERM" : std::strerror(error));
+               error == EPERM ? "EPERM" : error_text(error));
   req.error(error);
 }
 
 std::string child_key(const Request& req, fuse_ino_t parent, const char* name) {
   auto dir = Filesystem::of(req).inodes.find(parent);
-  return (dir ? dir->key() : std::string("?")) + "/" + name;
+  return (dir ? dir->mount_path() : std::string("?")) + "/" + name;
 }
 
 }  // namespace
@@ -52,12 +52,12 @@ void op_rename(Request& req, fuse_ino_t parent, const char* name, fuse_ino_t, co
 
 void op_setxattr(Request& req, fuse_ino_t ino, const char* name, const char*, size_t, int) {
   auto node = Filesystem::of(req).inodes.find(ino);
-  refuse(req, "setxattr", (node ? node->key() : "?") + " " + name, EPERM);
+  refuse(req, "setxattr", (node ? node->mount_path() : "?") + " " + name, EPERM);
 }
 
 void op_removexattr(Request& req, fuse_ino_t ino, const char* name) {
   auto node = Filesystem::of(req).inodes.find(ino);
-  refuse(req, "removexattr", (node ? node->key() : "?") + " " + name, EPERM);
+  refuse(req, "removexattr", (node ? node->mount_path() : "?") + " " + name, EPERM);
 }
 
 // POSIX record locks (fcntl F_SETLK/F_GETLK, lockf) are not PBS's locks and never conflict with
@@ -65,13 +65,14 @@ void op_removexattr(Request& req, fuse_ino_t ino, const char* name) {
 // program using them (Python's fcntl.lockf, lckdo) fails loudly instead of running unprotected.
 void op_getlk(Request& req, fuse_ino_t ino, fuse_file_info*, struct flock*) {
   auto node = Filesystem::of(req).inodes.find(ino);
-  refuse(req, "POSIX lock test (use flock(2))", node ? node->key() : std::string("?"), ENOLCK);
+  refuse(req, "POSIX lock test (use flock(2))", node ? node->mount_path() : std::string("?"),
+         ENOLCK);
 }
 
 void op_setlk(Request& req, fuse_ino_t ino, fuse_file_info*, struct flock* lock, int) {
   if (lock->l_type == F_UNLCK) return req.error(0);  // nothing was ever granted
   auto node = Filesystem::of(req).inodes.find(ino);
-  refuse(req, "POSIX lock (use flock(2))", node ? node->key() : std::string("?"), ENOLCK);
+  refuse(req, "POSIX lock (use flock(2))", node ? node->mount_path() : std::string("?"), ENOLCK);
 }
 
 }  // namespace pbs::fs

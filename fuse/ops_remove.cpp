@@ -28,9 +28,9 @@ int remove_locks(Filesystem& fs, const Node& node, const Caller& caller, const R
       return EPERM;
     }
   }
-  const pid_t process = process_of(caller.pid);
+  const pid_t process = process_of(caller.tid);
   std::shared_ptr<OpenHandle> own;
-  for (const auto& handle : fs.locks->handles(object.lock_path().relative())) {
+  for (const auto& handle : fs.lock_manager->handles(object.lock_path().relative())) {
     if (!handle->holds()) continue;
     // The holder itself, or a process it started (`exec 9>node; rm node` runs rm as a child).
     // The opener must still be alive: once it has exited its pid may be anybody's, and whoever
@@ -52,10 +52,10 @@ int remove_locks(Filesystem& fs, const Node& node, const Caller& caller, const R
   auto interrupted = [raw = req.get()] { return fuse_req_interrupted(raw) != 0; };
   Result<void> removed;
   if (own) {
-    std::lock_guard hold(own->mutex);
-    removed = remove_lock_files(*fs.root, requests, &own->lock, interrupted);
+    MutexLock hold(own->mutex);
+    removed = remove_lock_files(*fs.lock_root, requests, &own->lock, interrupted);
   } else {
-    removed = remove_lock_files(*fs.root, requests, nullptr, interrupted);
+    removed = remove_lock_files(*fs.lock_root, requests, nullptr, interrupted);
   }
   if (!removed) {
     spdlog::info("remove {} refused to {}: {}", object.describe(), caller.describe(),
@@ -74,7 +74,7 @@ void op_unlink(Request& req, fuse_ino_t parent, const char* name) {
   auto dir = node_of(req, parent);
   if (!dir) return req.error(ESTALE);
   Caller caller = Caller::of(req);
-  if (!permitted(fs.access.may_lock(caller), caller, "unlink", dir->key() + "/" + name)) {
+  if (!permitted(fs.access.may_lock(caller), caller, "unlink", dir->mount_path() + "/" + name)) {
     return req.error(EACCES);
   }
   auto node = fs.tree->child(*dir, name);
@@ -89,7 +89,7 @@ void op_rmdir(Request& req, fuse_ino_t parent, const char* name) {
   auto dir = node_of(req, parent);
   if (!dir) return req.error(ESTALE);
   Caller caller = Caller::of(req);
-  if (!permitted(fs.access.may_lock(caller), caller, "rmdir", dir->key() + "/" + name)) {
+  if (!permitted(fs.access.may_lock(caller), caller, "rmdir", dir->mount_path() + "/" + name)) {
     return req.error(EACCES);
   }
   auto node = fs.tree->child(*dir, name);
@@ -97,7 +97,7 @@ void op_rmdir(Request& req, fuse_ino_t parent, const char* name) {
   if (!node->is_directory()) return req.error(ENOTDIR);
   if (node->kind != NodeKind::kGroup) {
     spdlog::info("rmdir {} refused to {}: EPERM (lock tree directories are never removed)",
-                 node->key(), caller.describe());
+                 node->mount_path(), caller.describe());
     return req.error(EPERM);
   }
   auto children = fs.tree->children(*node);

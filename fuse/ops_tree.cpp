@@ -5,10 +5,10 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
-#include <mutex>
 #include <unordered_set>
 
 #include "filesystem.hpp"
+#include "mutex.hpp"
 #include "ops.hpp"
 
 namespace pbs::fs {
@@ -25,12 +25,12 @@ struct DirHandle {
 // The directory handles the kernel has open. When the session ends with some still open (a
 // detached mount whose last user went away, a killed connection), no RELEASEDIR ever comes:
 // release_open_directories() frees them.
-std::mutex g_open_directories_mutex;
-std::unordered_set<DirHandle*> g_open_directories;
+Mutex g_open_directories_mutex;
+std::unordered_set<DirHandle*> g_open_directories PBS_GUARDED_BY(g_open_directories_mutex);
 
 void forget_directory(DirHandle* handle) {
   {
-    std::lock_guard lock(g_open_directories_mutex);
+    MutexLock lock(g_open_directories_mutex);
     g_open_directories.erase(handle);
   }
   delete handle;
@@ -39,7 +39,7 @@ void forget_directory(DirHandle* handle) {
 }  // namespace
 
 void release_open_directories() {
-  std::lock_guard lock(g_open_directories_mutex);
+  MutexLock lock(g_open_directories_mutex);
   for (DirHandle* handle : g_open_directories)
     delete handle;
   g_open_directories.clear();
@@ -65,12 +65,14 @@ void op_lookup(Request& req, fuse_ino_t parent, const char* name) {
   if (std::strlen(name) > 255) return req.error(ENAMETOOLONG);  // as statfs says
   Caller caller = Caller::of(req);
   // The log names what was asked for, not only the directory it was asked in.
-  const std::string asked =
-      dir->key().empty() || dir->key() == "/" ? std::string(name) : dir->key() + "/" + name;
+  const std::string asked = dir->mount_path().empty() || dir->mount_path() == "/"
+                                ? std::string(name)
+                                : dir->mount_path() + "/" + name;
   if (!permitted(fs.access.may_list(caller), caller, "lookup", asked)) return req.error(EACCES);
   auto child = fs.tree->child(*dir, name);
   if (!child) {
-    return req.error(fs.shortage.answer(child.error(), "lookup of " + dir->key() + "/" + name));
+    return req.error(
+        fs.shortage.answer(child.error(), "lookup of " + dir->mount_path() + "/" + name));
   }
   fuse_entry_param entry{};
   entry.ino = fs.inodes.remember(parent, *child);
@@ -98,7 +100,7 @@ void op_getattr(Request& req, fuse_ino_t ino, fuse_file_info*) {
   auto& fs = Filesystem::of(req);
   if (node->kind != NodeKind::kRoot && node->kind != NodeKind::kStatusFile) {
     Caller caller = Caller::of(req);
-    if (!permitted(fs.access.may_list(caller), caller, "stat", node->key()))
+    if (!permitted(fs.access.may_list(caller), caller, "stat", node->mount_path()))
       return req.error(EACCES);
   }
   struct stat st = node_attributes(fs, *node, ino);
@@ -111,15 +113,15 @@ void op_opendir(Request& req, fuse_ino_t ino, fuse_file_info* fi) {
   if (!node) return req.error(ESTALE);
   if (!node->is_directory()) return req.error(ENOTDIR);
   Caller caller = Caller::of(req);
-  if (!permitted(fs.access.may_list(caller), caller, "listing", node->key()))
+  if (!permitted(fs.access.may_list(caller), caller, "listing", node->mount_path()))
     return req.error(EACCES);
   auto children = fs.tree->children(*node);
   if (!children) {
-    return req.error(fs.shortage.answer(children.error(), "listing of " + node->key()));
+    return req.error(fs.shortage.answer(children.error(), "listing of " + node->mount_path()));
   }
   auto* handle = new DirHandle{std::move(children.value())};
   {
-    std::lock_guard lock(g_open_directories_mutex);
+    MutexLock lock(g_open_directories_mutex);
     g_open_directories.insert(handle);
   }
   fi->fh = reinterpret_cast<uint64_t>(handle);
@@ -142,7 +144,7 @@ void op_readdir(Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_fi
     } else {
       const auto& [entry_name, node] = handle->entries[i - 2];
       name = entry_name;
-      st.st_ino = InodeTable::listing_inode(node.key());
+      st.st_ino = InodeTable::listing_inode(node.mount_path());
       st.st_mode = node.is_directory() ? S_IFDIR : S_IFREG;
     }
     size_t need = fuse_add_direntry(req.get(), nullptr, 0, name.c_str(), nullptr, 0);

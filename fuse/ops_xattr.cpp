@@ -21,7 +21,7 @@ constexpr const char* kNames[] = {"user.pbs.state",     "user.pbs.holders", "use
 // The value of attribute `name` of a lock node, or nothing when there is no such attribute.
 std::optional<std::string> attribute(Filesystem& fs, const Node& node, std::string_view name) {
   // The text a read of the open node shows, without opening it: reading a node takes a lock.
-  if (name == "user.pbs.status") return node_status_text(fs, node);
+  if (name == "user.pbs.status") return open_node_text(fs, node);
   NodeLockState state = node_lock_state(fs, node);
   if (name == "user.pbs.state") return std::string(state.state());
   if (name == "user.pbs.lock_file") return state.lock_file;
@@ -80,7 +80,7 @@ void op_getxattr(Request& req, fuse_ino_t ino, const char* name, size_t size) {
       std::find(std::begin(kNames), std::end(kNames), std::string_view(name)) != std::end(kNames);
   if (!node->is_lock() || !ours) return req.error(ENODATA);
   Caller caller = Caller::of(req);
-  if (!permitted(fs.access.may_list(caller), caller, "getxattr", node->key()))
+  if (!permitted(fs.access.may_list(caller), caller, "getxattr", node->mount_path()))
     return req.error(EACCES);
   auto value = attribute(fs, *node, name);
   if (!value) return req.error(ENODATA);

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "lock_object.hpp"
+#include "mount_names.hpp"
 #include "names.hpp"
 
 namespace pbs {
@@ -90,11 +91,11 @@ TEST(Names, LockObjectParsing) {
   }
   EXPECT_FALSE(LockObject::parse("store1", {}, "vm/100", true).ok());
   // Where the mount shows them (pbs-lockctl list reads the mount's attributes there).
-  EXPECT_EQ(group->mount_path(), "store1/vm/100/.lock");
-  EXPECT_EQ(snapshot->mount_path(), "store1/ns/a/ct/7/2024-01-01T00:00:00Z");
+  EXPECT_EQ(mount_path(*group), "store1/vm/100/.lock");
+  EXPECT_EQ(mount_path(*snapshot), "store1/ns/a/ct/7/2024-01-01T00:00:00Z");
   auto manifest =
       LockObject::parse("store1", *Namespace::parse("a/b"), "ct/7/2024-01-01T00:00:00Z", true);
-  EXPECT_EQ(manifest->mount_path(), "store1/ns/a/ns/b/ct/7/.2024-01-01T00:00:00Z.manifest");
+  EXPECT_EQ(mount_path(*manifest), "store1/ns/a/ns/b/ct/7/.2024-01-01T00:00:00Z.manifest");
   EXPECT_FALSE(LockObject::parse("s", {}, "vm/100", false).ok());
 }
 

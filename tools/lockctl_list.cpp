@@ -35,7 +35,7 @@ struct Row {
 // it. A missing default lock root means PBS took no lock since boot.
 std::optional<std::string> lock_root_problem(const std::string& path, uid_t backup_uid) {
   struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return path + ": " + std::strerror(errno);
+  if (stat(path.c_str(), &st) != 0) return path + ": " + error_text(errno);
   if (!S_ISDIR(st.st_mode)) return path + " is not a directory";
   if (st.st_uid != backup_uid) {
     return path + " is not a PBS lock root (owned by uid " + std::to_string(st.st_uid) +

@@ -1,28 +1,12 @@
-// The text a read of an open node returns (state, holders, waiters), the same facts as
-// extended attributes, and the status file at the mount root (version and counters).
-#include <sstream>
+// The status text of a lock node; see node_status_text.hpp.
+#include "node_status_text.hpp"
 
-#include "filesystem.hpp"
-#include "impossible_state.hpp"
-#include "operation_barrier.hpp"
+#include <sstream>
 
 namespace pbs::fs {
 
-std::string node_status_text(Filesystem& fs, const Node& node) {
+std::string node_status_text(MountModel& fs, const Node& node) {
   std::ostringstream out;
-  if (node.kind == NodeKind::kStatusFile) {
-    out << "pbs-lockfs " << PBS_LOCKFS_VERSION << "\n"
-        << "lock root: " << fs.root->path() << "\n"
-        << "open handles: " << fs.locks->total_handles() << "\n"
-        << "waiting: " << fs.locks->total_waiters() << "\n"
-        << "timers: " << fs.locks->pending_timers() << "\n"
-        << "inodes: " << fs.inodes.size() << "\n"
-        << "out of descriptors or memory: " << fs.shortage.count() << " request(s)\n"
-        << "lock root replaced: " << fs.root->replacements() << " time(s)\n"
-        << "unexpected failures: " << operation_failures() << " (answered EIO, logged)\n"
-        << "impossible states: " << impossible_states() << " (defects, logged)\n";
-    return out.str();
-  }
   NodeLockState state = node_lock_state(fs, node);
   out << "object: " << node.lock_object().describe() << "\n"
       << "state: " << state.state() << "\n"
@@ -44,7 +28,7 @@ std::string node_status_text(Filesystem& fs, const Node& node) {
   return out.str();
 }
 
-std::optional<bool> lock_file_is_stale(Filesystem& fs, const Node& node,
+std::optional<bool> lock_file_is_stale(MountModel& fs, const Node& node,
                                        const NodeLockState& state) {
   if (!state.lock_file_exists) return false;
   LockObject object = node.lock_object();

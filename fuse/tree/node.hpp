@@ -54,10 +54,7 @@ struct Node {
   LockObject lock_object() const;
   BackupGroup group() const { return {type, id}; }
   /// The path below the mountpoint, unique per node: `store1/ns/prod/vm/100/.lock`.
-  std::string key() const;
+  std::string mount_path() const;
 };
-
-/// The time in a manifest node's name, or empty when it is not one.
-std::string_view manifest_node_time(std::string_view name);
 
 }  // namespace pbs::fs

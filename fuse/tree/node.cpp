@@ -1,10 +1,9 @@
 // Node naming; see node.hpp.
 #include "node.hpp"
 
+#include "mount_names.hpp"
+
 namespace pbs::fs {
-namespace {
-constexpr std::string_view kManifestSuffix = ".manifest";  // as manifest_node_name() writes it
-}
 
 bool Node::is_directory() const {
   switch (kind) {
@@ -33,16 +32,14 @@ LockObject Node::lock_object() const {
   }
 }
 
-std::string Node::key() const {
+std::string Node::mount_path() const {
   if (kind == NodeKind::kRoot) return "";
   if (kind == NodeKind::kStatusFile) return std::string(kStatusFileName);
-  if (is_lock()) return lock_object().mount_path();
-  std::string out = store;
-  for (const auto& c : ns.components())
-    out += "/ns/" + c;
+  if (is_lock()) return pbs::mount_path(lock_object());
+  std::string out = namespace_mount_path(store, ns);
   switch (kind) {
     case NodeKind::kNamespaceList:
-      return out + "/ns";
+      return out + "/" + std::string(kNamespaceListName);
     case NodeKind::kType:
       return out + "/" + std::string(to_string(type));
     case NodeKind::kGroup:
@@ -50,14 +47,6 @@ std::string Node::key() const {
     default:
       return out;
   }
-}
-
-std::string_view manifest_node_time(std::string_view name) {
-  if (name.size() <= 1 + kManifestSuffix.size() || name.front() != '.' ||
-      !name.ends_with(kManifestSuffix)) {
-    return {};
-  }
-  return name.substr(1, name.size() - 1 - kManifestSuffix.size());
 }
 
 }  // namespace pbs::fs

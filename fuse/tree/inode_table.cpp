@@ -15,10 +15,10 @@ InodeTable::InodeTable() {
 
 std::uint64_t InodeTable::remember(std::uint64_t parent, const Node& node) {
   if (node.kind == NodeKind::kRoot) return kRootInode;
-  std::lock_guard lock(mutex_);
-  std::string key = node.key();
-  auto found = by_key_.find(key);
-  if (found != by_key_.end()) {
+  MutexLock lock(mutex_);
+  std::string mount_path = node.mount_path();
+  auto found = by_mount_path_.find(mount_path);
+  if (found != by_mount_path_.end()) {
     Entry& entry = by_inode_[found->second];
     ++entry.lookups;
     entry.used = ++use_counter_;
@@ -26,27 +26,27 @@ std::uint64_t InodeTable::remember(std::uint64_t parent, const Node& node) {
   }
   std::uint64_t ino = next_++;
   by_inode_[ino] = Entry{node, parent, 1, ++use_counter_, false};
-  by_key_.emplace(std::move(key), ino);
+  by_mount_path_.emplace(std::move(mount_path), ino);
   return ino;
 }
 
 std::optional<Node> InodeTable::find(std::uint64_t ino) const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto found = by_inode_.find(ino);
   if (found == by_inode_.end()) return std::nullopt;
   return found->second.node;
 }
 
 void InodeTable::attributes_given(std::uint64_t ino) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto found = by_inode_.find(ino);
   if (found != by_inode_.end()) found->second.attributes_cached = true;
 }
 
-std::optional<std::uint64_t> InodeTable::take_cached_attributes(const std::string& key) {
-  std::lock_guard lock(mutex_);
-  auto found = by_key_.find(key);
-  if (found == by_key_.end()) return std::nullopt;
+std::optional<std::uint64_t> InodeTable::take_cached_attributes(const std::string& mount_path) {
+  MutexLock lock(mutex_);
+  auto found = by_mount_path_.find(mount_path);
+  if (found == by_mount_path_.end()) return std::nullopt;
   auto& entry = by_inode_[found->second];
   if (!entry.attributes_cached) return std::nullopt;
   entry.attributes_cached = false;
@@ -55,7 +55,7 @@ std::optional<std::uint64_t> InodeTable::take_cached_attributes(const std::strin
 
 void InodeTable::forget(std::uint64_t ino, std::uint64_t count) {
   if (ino == kRootInode) return;
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto found = by_inode_.find(ino);
   if (found == by_inode_.end()) {
     impossible_state("forget of unknown inode " + std::to_string(ino));
@@ -68,14 +68,14 @@ void InodeTable::forget(std::uint64_t ino, std::uint64_t count) {
   }
   found->second.lookups -= count;
   if (found->second.lookups == 0) {
-    by_key_.erase(found->second.node.key());
+    by_mount_path_.erase(found->second.node.mount_path());
     by_inode_.erase(found);
   }
 }
 
 std::vector<std::pair<std::uint64_t, std::string>> InodeTable::least_recently_used(
     std::size_t limit) const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (by_inode_.size() <= limit) return {};
   std::vector<std::pair<std::uint64_t, const Entry*>> entries;
   entries.reserve(by_inode_.size());
@@ -89,20 +89,20 @@ std::vector<std::pair<std::uint64_t, std::string>> InodeTable::least_recently_us
   std::vector<std::pair<std::uint64_t, std::string>> out;
   out.reserve(excess);
   for (const auto& [used, entry] : entries) {
-    std::string key = entry->node.key();
-    out.emplace_back(entry->parent, key.substr(key.rfind('/') + 1));
+    std::string mount_path = entry->node.mount_path();
+    out.emplace_back(entry->parent, mount_path.substr(mount_path.rfind('/') + 1));
   }
   return out;
 }
 
 std::size_t InodeTable::size() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return by_inode_.size();
 }
 
-std::uint64_t InodeTable::listing_inode(const std::string& key) {
+std::uint64_t InodeTable::listing_inode(const std::string& mount_path) {
   std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
-  for (unsigned char c : key)
+  for (unsigned char c : mount_path)
     hash = (hash ^ c) * 1099511628211ull;
   return hash | (1ull << 63);  // never collides with the table's small sequential numbers
 }

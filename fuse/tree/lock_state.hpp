@@ -8,18 +8,18 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "lock.hpp"
 #include "lock_holders.hpp"
+#include "mutex.hpp"
 #include "proc_locks.hpp"
 
 namespace pbs::fs {
 
-struct Filesystem;
+struct MountModel;
 struct Node;
 
 using Holder = LockHolder;
@@ -49,11 +49,12 @@ class ProcLocksSnapshot {
   bool others_lock_on(dev_t device);
 
  private:
-  std::mutex mutex_;
-  std::chrono::steady_clock::time_point read_at_;
-  std::shared_ptr<const std::vector<ProcLock>> locks_ =
+  Mutex mutex_;
+  std::chrono::steady_clock::time_point read_at_ PBS_GUARDED_BY(mutex_);
+  std::shared_ptr<const std::vector<ProcLock>> locks_ PBS_GUARDED_BY(mutex_) =
       std::make_shared<const std::vector<ProcLock>>();
-  std::vector<dev_t> others_devices_;  ///< of locks_, without this process's own locks
+  std::vector<dev_t> others_devices_
+      PBS_GUARDED_BY(mutex_);  ///< of locks_, without this process's own locks
 };
 
 /// When a direct holder was first seen, for holders whose start is unknown (the taker exited and
@@ -67,12 +68,12 @@ class FirstSeen {
   struct Entry {
     std::chrono::system_clock::time_point first, last;
   };
-  std::mutex mutex_;
-  std::map<std::tuple<dev_t, ino_t, pid_t>, Entry> entries_;
+  Mutex mutex_;
+  std::map<std::tuple<dev_t, ino_t, pid_t>, Entry> entries_ PBS_GUARDED_BY(mutex_);
 };
 
 /// The lock state of `node`. `holders_only`: just what `ls -l` shows (holders), which skips
 /// the lock file's stat whenever no other process has a flock on the lock root's filesystem.
-NodeLockState node_lock_state(Filesystem& fs, const Node& node, bool holders_only = false);
+NodeLockState node_lock_state(MountModel& fs, const Node& node, bool holders_only = false);
 
 }  // namespace pbs::fs

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "lock_directory.hpp"
+#include "mount_names.hpp"
 
 namespace pbs::fs {
 
@@ -37,7 +38,7 @@ Result<std::vector<LockObject>> MountTree::locked_objects(const Node& ns_root) {
   auto listed = lock_files_.list(root_, ns_root.store, ns_root.ns);
   if (!listed) return listed.error();
   std::vector<LockObject> out = **listed;
-  auto held = held_(ns_root.store, ns_root.ns);
+  auto held = held_.held_in(ns_root.store, ns_root.ns);
   out.insert(out.end(), held.begin(), held.end());
   return out;
 }
@@ -84,7 +85,7 @@ Result<bool> MountTree::exists(const Node& node) {
     auto lock_file = lock_file_exists(root_, object);
     if (!lock_file) return lock_file.error();
     if (*lock_file) return true;
-    auto held = held_(node.store, node.ns);
+    auto held = held_.held_in(node.store, node.ns);
     return std::find(held.begin(), held.end(), object) != held.end();
   }
   auto on_disk = store->has_directory(node.kind == NodeKind::kType ? type_dir : group_dir);
@@ -113,7 +114,7 @@ Result<Node> MountTree::child(const Node& parent, std::string_view name) {
       break;
     case NodeKind::kStore:
     case NodeKind::kNamespace:
-      if (name == "ns") {
+      if (name == kNamespaceListName) {
         node.kind = NodeKind::kNamespaceList;
         valid = node.ns.depth() < kMaxNamespaceDepth;
       } else if (auto type = parse_backup_type(name)) {
@@ -135,7 +136,7 @@ Result<Node> MountTree::child(const Node& parent, std::string_view name) {
       valid = check_group_id(name).ok();
       break;
     case NodeKind::kGroup:
-      if (name == ".lock") {
+      if (name == kGroupLockName) {
         node.kind = NodeKind::kGroupLock;
         valid = true;
       } else if (auto time = manifest_node_time(name); !time.empty()) {
@@ -160,7 +161,7 @@ Result<Node> MountTree::child(const Node& parent, std::string_view name) {
 
 void MountTree::note_datastore_readable(const Datastore& store,
                                         const Result<std::vector<BackupType>>& read) {
-  std::lock_guard lock(unreadable_mutex_);
+  MutexLock lock(unreadable_mutex_);
   bool was_unreadable = unreadable_.count(store.name()) > 0;
   if (!read && !was_unreadable) {
     spdlog::warn("datastore {}: {}; until it is back only its lock files show", store.name(),
@@ -192,7 +193,7 @@ Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node
       auto store = stores_.find(dir.store);
       if (!store) return Error{ENOENT, "datastore gone"};
       if (dir.ns.depth() < kMaxNamespaceDepth && !child_namespaces(dir).empty()) {
-        add("ns", NodeKind::kNamespaceList, [](Node&) {});
+        add(std::string(kNamespaceListName), NodeKind::kNamespaceList, [](Node&) {});
       }
       std::set<BackupType> types;
       auto on_disk = store->types(dir.ns);
@@ -231,7 +232,7 @@ Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node
     case NodeKind::kGroup: {
       auto store = stores_.find(dir.store);
       if (!store) return Error{ENOENT, "datastore gone"};
-      add(".lock", NodeKind::kGroupLock, [](Node&) {});
+      add(std::string(kGroupLockName), NodeKind::kGroupLock, [](Node&) {});
       std::set<std::string> snapshots, manifests;
       auto on_disk = store->snapshot_times(dir.ns, dir.group());
       if (!on_disk && is_resource_shortage(on_disk.error().code)) return on_disk.error();

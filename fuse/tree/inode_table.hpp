@@ -3,13 +3,13 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "mutex.hpp"
 #include "node.hpp"
 
 namespace pbs::fs {
@@ -19,16 +19,16 @@ class InodeTable {
   static constexpr std::uint64_t kRootInode = 1;
 
   InodeTable();
-  /// Counts one more kernel reference to `node` (named `node.key()`'s last component in
+  /// Counts one more kernel reference to `node` (named `node.mount_path()`'s last component in
   /// directory `parent`) and returns its inode number.
   std::uint64_t remember(std::uint64_t parent, const Node& node);
   std::optional<Node> find(std::uint64_t ino) const;
   /// Notes that the kernel is being given `ino`'s attributes (call before computing them).
   void attributes_given(std::uint64_t ino);
-  /// The inode number of the node with `key` if the kernel may have cached its attributes since
-  /// the last call; then they count as invalidated. Skips the notification for nodes nobody
+  /// The inode number of the node at `mount_path` if the kernel may have cached its attributes
+  /// since the last call; then they count as invalidated. Skips the notification for nodes nobody
   /// looked at (a lock cycle through the mount needs none).
-  std::optional<std::uint64_t> take_cached_attributes(const std::string& key);
+  std::optional<std::uint64_t> take_cached_attributes(const std::string& mount_path);
   /// Drops `count` kernel references; the entry goes with the last.
   void forget(std::uint64_t ino, std::uint64_t count);
   std::size_t size() const;
@@ -37,7 +37,7 @@ class InodeTable {
   /// answers with FORGET once nothing uses them; until then they stay.
   std::vector<std::pair<std::uint64_t, std::string>> least_recently_used(std::size_t limit) const;
   /// A stable number for readdir entries that the kernel has not looked up.
-  static std::uint64_t listing_inode(const std::string& key);
+  static std::uint64_t listing_inode(const std::string& mount_path);
 
  private:
   struct Entry {
@@ -47,11 +47,11 @@ class InodeTable {
     std::uint64_t used = 0;  ///< use_counter_ at the last lookup
     bool attributes_cached = false;
   };
-  mutable std::mutex mutex_;
-  std::unordered_map<std::uint64_t, Entry> by_inode_;
-  std::unordered_map<std::string, std::uint64_t> by_key_;
-  std::uint64_t next_ = kRootInode + 1;
-  std::uint64_t use_counter_ = 0;
+  mutable Mutex mutex_;
+  std::unordered_map<std::uint64_t, Entry> by_inode_ PBS_GUARDED_BY(mutex_);
+  std::unordered_map<std::string, std::uint64_t> by_mount_path_ PBS_GUARDED_BY(mutex_);
+  std::uint64_t next_ PBS_GUARDED_BY(mutex_) = kRootInode + 1;
+  std::uint64_t use_counter_ PBS_GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace pbs::fs

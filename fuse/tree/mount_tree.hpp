@@ -4,7 +4,6 @@
 #pragma once
 
 #include <functional>
-#include <mutex>
 #include <set>
 #include <string>
 #include <utility>
@@ -13,18 +12,17 @@
 #include "datastore_registry.hpp"
 #include "lock_directory.hpp"
 #include "lock_root.hpp"
+#include "mount_locks.hpp"
+#include "mutex.hpp"
 #include "node.hpp"
 
 namespace pbs::fs {
 
 class MountTree {
  public:
-  /// The objects held through the mount in one namespace of one store.
-  using HeldQuery =
-      std::function<std::vector<LockObject>(const std::string& store, const Namespace& ns)>;
-
-  MountTree(DatastoreRegistry& stores, const LockRoot& root, HeldQuery held)
-      : stores_(stores), root_(root), held_(std::move(held)) {}
+  /// `held`: the locks held through the mount (their nodes exist while held).
+  MountTree(DatastoreRegistry& stores, const LockRoot& root, const MountLocks& held)
+      : stores_(stores), root_(root), held_(held) {}
 
   /// The child `name` of the directory `parent`; ENOENT when there is none.
   Result<Node> child(const Node& parent, std::string_view name);
@@ -46,10 +44,11 @@ class MountTree {
 
   DatastoreRegistry& stores_;
   const LockRoot& root_;
-  HeldQuery held_;
+  const MountLocks& held_;
   LockFileListingCache lock_files_;
-  std::mutex unreadable_mutex_;
-  std::set<std::string> unreadable_;  ///< stores whose directory could not be read last time
+  Mutex unreadable_mutex_;
+  std::set<std::string> unreadable_
+      PBS_GUARDED_BY(unreadable_mutex_);  ///< stores whose directory could not be read last time
 };
 
 }  // namespace pbs::fs

@@ -1,13 +1,14 @@
 // Computing a node's lock state; see lock_state.hpp.
 #include "lock_state.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 
-#include "filesystem.hpp"
 #include "lock_file.hpp"
+#include "mount_model.hpp"
 #include "pbs_tasks.hpp"
 
 namespace pbs::fs {
@@ -21,7 +22,7 @@ const char* NodeLockState::state() const {
 }
 
 std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto now = std::chrono::steady_clock::now();
   if (now - read_at_ > kProcLocksMaxAge) {
     if (auto locks = read_proc_locks()) {
@@ -42,13 +43,13 @@ std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current() {
 
 bool ProcLocksSnapshot::others_lock_on(dev_t device) {
   current();
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return std::find(others_devices_.begin(), others_devices_.end(), device) != others_devices_.end();
 }
 
 std::chrono::system_clock::time_point FirstSeen::of(dev_t device, ino_t inode, pid_t pid) {
   auto now = std::chrono::system_clock::now();
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (entries_.size() > 1024) {
     std::erase_if(entries_,
                   [&](const auto& e) { return now - e.second.last > std::chrono::minutes(10); });
@@ -60,21 +61,21 @@ std::chrono::system_clock::time_point FirstSeen::of(dev_t device, ino_t inode, p
 
 namespace {
 // Direct holders with an unknown start get the time they were first seen.
-void date_unknown_starts(Filesystem& fs, std::vector<Holder>& holders, dev_t device, ino_t inode) {
+void date_unknown_starts(MountModel& fs, std::vector<Holder>& holders, dev_t device, ino_t inode) {
   for (auto& h : holders) {
     if (h.since.time_since_epoch().count() == 0) h.since = fs.first_seen.of(device, inode, h.pid);
   }
 }
 }  // namespace
 
-NodeLockState node_lock_state(Filesystem& fs, const Node& node, bool holders_only) {
+NodeLockState node_lock_state(MountModel& fs, const Node& node, bool holders_only) {
   NodeLockState state;
   LockObject object = node.lock_object();
   LockPath path = object.lock_path();
-  state.lock_file = fs.root->absolute(path);
+  state.lock_file = fs.lock_root->absolute(path);
   for (const auto& h : fs.locks->handles(path.relative())) {
     if (!h->holds()) continue;
-    std::lock_guard hold(h->mutex);
+    MutexLock hold(h->mutex);
     if (!holders_only && h->lock.held() && !lock_file_at_path(h->lock.file_fd(), state.lock_file)) {
       ++state.holders_of_replaced_files;
     }
@@ -82,12 +83,12 @@ NodeLockState node_lock_state(Filesystem& fs, const Node& node, bool holders_onl
   }
   state.mount_waiters = fs.locks->waiter_count(path.relative());
 
-  const bool old_locking = fs.root->old_locking_active();
+  const bool old_locking = fs.lock_root->old_locking_active();
   if (old_locking) {
     // Old PBS processes lock the datastore directory (or the old manifest lock file) instead.
     struct stat target {};
     std::string old_style =
-        old_style_lock_path(*fs.root, object, fs.tree->datastore_path(node.store));
+        old_style_lock_path(*fs.lock_root, object, fs.tree->datastore_path(node.store));
     if (stat(old_style.c_str(), &target) == 0) {
       auto direct = direct_holders(*fs.proc_locks.current(), target.st_dev, target.st_ino, getpid(),
                                    &state.direct_waiters);
@@ -97,11 +98,11 @@ NodeLockState node_lock_state(Filesystem& fs, const Node& node, bool holders_onl
       state.holders.insert(state.holders.end(), direct.begin(), direct.end());
     }
   }
-  if (holders_only && !old_locking && !fs.proc_locks.others_lock_on(fs.root->device())) {
+  if (holders_only && !old_locking && !fs.proc_locks.others_lock_on(fs.lock_root->device())) {
     return state;
   }
   struct stat file {};
-  auto dir = fs.root->open_directory(path, false);
+  auto dir = fs.lock_root->open_directory(path, false);
   state.lock_file_exists =
       dir && fstatat(dir->get(), path.name.c_str(), &file, AT_SYMLINK_NOFOLLOW) == 0;
   if (state.lock_file_exists) {

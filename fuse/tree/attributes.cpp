@@ -1,20 +1,18 @@
 // What `stat` and `ls -l` show for a node. Lock nodes show live lock state in their mode:
 // -rw-rw---- free, -r--r----- shared, --w--w---- exclusive (information, not access control).
-#include <sys/stat.h>
-
-#include "filesystem.hpp"
+#include "attributes.hpp"
 
 namespace pbs::fs {
 namespace {
 constexpr uid_t kUnknownUid = 65534;
 }
 
-double attribute_timeout(const Filesystem& fs, const Node& node) {
+double attribute_timeout(const MountModel& fs, const Node& node) {
   if (node.is_lock()) return fs.options.attr_timeout;
   return node.kind == NodeKind::kStatusFile ? 0 : 60;
 }
 
-struct stat node_attributes(Filesystem& fs, const Node& node, std::uint64_t ino) {
+struct stat node_attributes(MountModel& fs, const Node& node, std::uint64_t ino) {
   // Before the state is read: a lock change from now on invalidates what we hand out (the
   // kernel ignores a reply older than the invalidation).
   if (node.is_lock()) fs.inodes.attributes_given(ino);
