@@ -5,6 +5,7 @@
 //     close of the mount's status file, which takes no lock (the FUSE floor). Counters are
 //     medians in microseconds; tools/bench reports mount / (direct + floor).
 //   throughput/{mount,direct}: N threads each cycling its own snapshot lock; cycles per second.
+//   throughput/floor: the same threads opening and closing the status file (no lock).
 // The mount's release is asynchronous (the kernel sends it after close() returns), so every
 // mount loop turns over several snapshots: an open should not race its own previous release.
 #include <benchmark/benchmark.h>
@@ -89,6 +90,19 @@ void throughput_mount(benchmark::State& state) {
       benchmark::Counter(state.iterations(), benchmark::Counter::kIsRate);
 }
 
+// The FUSE floor's throughput: the same threads opening and closing the status file (no lock).
+void throughput_floor(benchmark::State& state) {
+  const std::string floor = setting("MNT") + "/.pbs-lockfs";
+  for (auto _ : state) {
+    if (!open_close(floor, O_RDONLY)) {
+      state.SkipWithError("open failed");
+      break;
+    }
+  }
+  state.counters["cycles_per_s"] =
+      benchmark::Counter(state.iterations(), benchmark::Counter::kIsRate);
+}
+
 void throughput_direct(benchmark::State& state) {
   const std::string own = snapshot(2 * state.thread_index());
   for (auto _ : state) {
@@ -112,6 +126,7 @@ void client_threads(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(throughput_mount)->Apply(client_threads);
+BENCHMARK(throughput_floor)->Apply(client_threads);
 BENCHMARK(throughput_direct)->Apply(client_threads);
 
 }  // namespace

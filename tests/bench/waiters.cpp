@@ -135,8 +135,10 @@ int main(int argc, char** argv) {
               double(busy_threads) / idle_threads, "bounded");
   result_line(title + ": daemon RSS", fmt("%.1f MiB", busy_rss / 1024.0),
               fmt("%.1f MiB idle", idle_rss / 1024.0), double(busy_rss) / idle_rss, "< 64 MiB");
+  // With the locks held (by this benchmark) and waited for: the listing must not pay for them.
   result_line(title + ": ls -l of a group", fmt("%.3f ms", busy_listing),
-              fmt("%.3f ms idle", idle_listing), busy_listing / idle_listing, "<= 2");
+              fmt("%.3f ms idle", idle_listing), busy_listing / idle_listing,
+              locks > 1 ? "<= 1.5" : "<= 2");
   result_line(title + ": all served after release", fmt("%.0f ms", serve_ms), "-", 0, "-");
   return served == n ? 0 : 1;
 }
