@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -92,18 +93,21 @@ class LockManager : public MountLocks {
   struct Reply;  ///< an answer to send once queue_mutex_ is released
 
   static void on_interrupt(fuse_req_t req, void* data);
-  /// Whether a wait of process `waiter` for `mode` could only end when that process itself (or
-  /// one of its ancestors, whose descriptors it usually inherited) lets go: a handle other than
-  /// `own` held through the mount in a conflicting mode by such a process.
-  bool waits_for_itself(const OpenHandle& own, pid_t waiter, LockMode mode) const;
-  /// A handle other than `own` that `waiter` (or an ancestor) holds in a mode conflicting with
-  /// `mode`, or nothing.
+  /// A handle other than `own` that `waiter` (or an ancestor, whose descriptors it usually
+  /// inherited) holds through the mount in a mode conflicting with `mode`, or nothing: a wait
+  /// that only that process could end.
   std::shared_ptr<OpenHandle> held_by_itself(const OpenHandle& own, pid_t waiter,
                                              LockMode mode) const;
   /// The one acquire path of opens and flocks: take the lock now if it is free and nobody
   /// queues for it, else fail (nonblocking, EDEADLK) or queue. `requester`: the process asking.
   void acquire(std::unique_ptr<Waiter> waiter, bool nonblocking, pid_t requester);
-  void enqueue(std::unique_ptr<Waiter> waiter) PBS_EXCLUDES(queue_mutex_);
+  /// Queues `waiter`. `suspect`: it waits for a hold of its own process, which may be a close
+  /// whose RELEASE has not reached us yet; if that hold is still there after a grace time, the
+  /// wait ends with EDEADLK (end_self_deadlocks). No worker waits meanwhile.
+  void enqueue(std::unique_ptr<Waiter> waiter, bool suspect) PBS_EXCLUDES(queue_mutex_);
+  /// Ends with EDEADLK the suspects whose grace time is over and whose own hold is still there.
+  void end_self_deadlocks(Clock::time_point now, std::vector<Reply>& replies)
+      PBS_REQUIRES(queue_mutex_);
   /// Answers a waiter whose handle holds its lock now (or needs none).
   void grant(Waiter& waiter);
   /// Answers an open whose lock is held (or that takes none): the handle is registered and the
@@ -141,6 +145,8 @@ class LockManager : public MountLocks {
   std::unordered_map<LockQueue::WaiterId, std::unique_ptr<Waiter>> waiting_
       PBS_GUARDED_BY(queue_mutex_);
   LockQueue::WaiterId next_id_ PBS_GUARDED_BY(queue_mutex_) = 0;
+  /// Waiters that wait for their own process's hold, by the end of their grace time.
+  std::multimap<Clock::time_point, LockQueue::WaiterId> suspects_ PBS_GUARDED_BY(queue_mutex_);
   /// Interrupted waiters taken out of the queue, to be answered EINTR by the manager's thread.
   std::vector<std::unique_ptr<Waiter>> cancelled_ PBS_GUARDED_BY(queue_mutex_);
 

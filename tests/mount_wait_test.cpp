@@ -196,6 +196,42 @@ TEST_F(MountWaitTest, AThousandWaitingOpensKeepTheMountAnsweringWithBoundedThrea
   EXPECT_TRUE(eventually([&] { return other_process_can_flock(lock_file(kSnap1), LOCK_EX); }));
 }
 
+TEST_F(MountWaitTest, ManyThreadsReopeningWhatTheyJustClosedNeverGetEdeadlk) {
+  // A close() reaches the daemon as an asynchronous RELEASE, so a thread that reopens what it
+  // just closed finds its own process still holding, and waits. The check that such a wait is
+  // not a deadlock once held a FUSE worker for up to 250 ms: with more such threads than
+  // workers, no worker was left to process the RELEASEs, and the opens failed with EDEADLK.
+  constexpr int kThreads = 48, kCycles = 60;
+  for (int i = 0; i < 2 * kThreads; ++i)
+    make_directories(datastore_ + "/vm/901/2021-01-01T00:" + (i < 10 ? "0" : "") +
+                     std::to_string(i) + ":00Z");
+  fingerprint_ = tree_fingerprint(datastore_);  // the test's own snapshots, not the daemon's
+  std::atomic<int> failed{0}, last_errno{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::string nodes[2];
+      for (int k = 0; k < 2; ++k) {
+        int i = 2 * t + k;
+        nodes[k] = node("vm/901/2021-01-01T00:" + std::string(i < 10 ? "0" : "") +
+                        std::to_string(i) + ":00Z");
+      }
+      for (int c = 0; c < kCycles; ++c) {
+        int fd = open(nodes[c % 2].c_str(), O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+          ++failed;
+          last_errno = errno;
+          continue;
+        }
+        close(fd);
+      }
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(failed.load(), 0) << "last errno " << last_errno.load();
+}
+
 TEST_F(MountWaitTest, FlockCommandOnANodeHoldsTheRealLockInTheModeAsked) {
   create_lock_file(kSnap1);
   pid_t exclusive = spawn_command({"flock", "-x", node(kSnap1), "sleep", "600"});

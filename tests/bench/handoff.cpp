@@ -1,10 +1,12 @@
-// Handoff: one holder, one waiter. Time from the holder's close() to the waiter's blocking
-// open() (through the mount) or flock() (direct) returning with the lock. Side by side in one
-// run, interleaved: the same handoff between two direct flock(2) users of the real lock file.
+// Handoff: one holder (a child process), one waiter. Time from the holder's close() to the
+// waiter's blocking open() (through the mount) or flock() (direct) returning with the lock. Side by
+// side in one run, interleaved: the same handoff between two direct flock(2) users of the real lock
+// file.
 //
 //   handoff NODE LOCK_FILE [ITERATIONS]
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,9 +25,30 @@ using pbs::bench::percentile;
 
 using Clock = std::chrono::steady_clock;
 
-// `take` blocks until the waiter has the lock and returns its descriptor.
-template <typename Take>
-double handoff(int holder, Take take) {
+// `hold` (in a child process) takes the lock and returns its descriptor; `take` (in a thread of
+// this process) blocks until the waiter has the lock and returns its descriptor. The holder is a
+// child, not an ancestor, of the waiter: the daemon refuses a wait for one's own (or an
+// ancestor's) hold with EDEADLK. Both read the same monotonic clock.
+template <typename Hold, typename Take>
+double handoff(Hold hold, Take take) {
+  int ready[2], go[2], released_at[2];
+  if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0 ||
+      pipe2(released_at, O_CLOEXEC) != 0) {
+    return -1;
+  }
+  pid_t child = fork();
+  if (child == 0) {
+    int holder = hold();
+    char byte = holder >= 0;
+    if (write(ready[1], &byte, 1) != 1 || holder < 0) _exit(1);
+    if (read(go[0], &byte, 1) != 1) _exit(1);
+    auto released = Clock::now().time_since_epoch().count();
+    close(holder);
+    if (write(released_at[1], &released, sizeof released) != sizeof released) _exit(1);
+    _exit(0);
+  }
+  char byte = 0;
+  if (child < 0 || read(ready[0], &byte, 1) != 1 || byte != 1) return -1;
   Clock::time_point granted;
   std::thread waiter([&] {
     int fd = take();
@@ -33,10 +56,16 @@ double handoff(int holder, Take take) {
     if (fd >= 0) close(fd);
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the waiter is waiting
-  auto released = Clock::now();
-  close(holder);
+  [[maybe_unused]] auto n = write(go[1], &byte, 1);
+  Clock::rep released = 0;
+  n = read(released_at[0], &released, sizeof released);
   waiter.join();
-  return std::chrono::duration<double, std::micro>(granted - released).count();
+  waitpid(child, nullptr, 0);
+  for (int fd : {ready[0], ready[1], go[0], go[1], released_at[0], released_at[1]})
+    close(fd);
+  return std::chrono::duration<double, std::micro>(granted -
+                                                   Clock::time_point(Clock::duration(released)))
+      .count();
 }
 
 }  // namespace
@@ -49,18 +78,21 @@ int main(int argc, char** argv) {
   const std::string node = argv[1], lock_file = argv[2];
   const int iterations = argc > 3 ? std::atoi(argv[3]) : 300;
   std::vector<double> mount, direct;
+  auto open_node = [&] { return open(node.c_str(), O_RDWR | O_CLOEXEC); };
+  auto flock_file = [&] {
+    int fd = open(lock_file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+      close(fd);
+      return -1;
+    }
+    return fd;
+  };
   for (int i = 0; i < iterations; ++i) {
-    int holder = open(node.c_str(), O_RDWR | O_CLOEXEC);
-    if (holder < 0) return std::perror(node.c_str()), 1;
-    mount.push_back(handoff(holder, [&] { return open(node.c_str(), O_RDWR | O_CLOEXEC); }));
-
-    holder = open(lock_file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (holder < 0 || flock(holder, LOCK_EX) != 0) return std::perror(lock_file.c_str()), 1;
-    direct.push_back(handoff(holder, [&] {
-      int fd = open(lock_file.c_str(), O_RDONLY | O_CLOEXEC);
-      flock(fd, LOCK_EX);
-      return fd;
-    }));
+    double m = handoff(open_node, open_node);
+    double d = handoff(flock_file, flock_file);
+    if (m < 0 || d < 0) return std::fprintf(stderr, "handoff failed\n"), 1;
+    mount.push_back(m);
+    direct.push_back(d);
   }
   double m50 = percentile(mount, 0.5), m99 = percentile(mount, 0.99);
   double d50 = percentile(direct, 0.5), d99 = percentile(direct, 0.99);

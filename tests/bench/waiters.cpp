@@ -1,4 +1,4 @@
-// Many waiting opens: N threads open nodes (shared, blocking) while the benchmark holds them
+// Many waiting opens: N threads open nodes (shared, blocking) while a child process holds them
 // exclusively: all on one lock, or spread over many. Reports the daemon's threads and RSS while
 // they wait, `ls -l` of a group while they wait against the same listing idle (the baseline,
 // same run), and how long it takes to serve them all once the holder lets go.
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "bench_setup.hpp"
+#include "holder_process.hpp"
 #include "list_long.hpp"
 
 namespace {
@@ -73,12 +74,8 @@ int main(int argc, char** argv) {
 
   long idle_threads = status_line(proc, "Threads:"), idle_rss = status_line(proc, "VmRSS:");
   double idle_listing = median_listing(group);
-  std::vector<int> holders;
-  for (const auto& node : nodes) {
-    int holder = open(node.c_str(), O_RDWR | O_CLOEXEC);
-    if (holder < 0) return std::perror(node.c_str()), 1;
-    holders.push_back(holder);
-  }
+  pbs::bench::HolderProcess holder(nodes);
+  if (!holder.ok()) return std::fprintf(stderr, "cannot hold the nodes\n"), 1;
 
   std::vector<pthread_t> threads(n);
   pthread_attr_t attr;
@@ -105,8 +102,7 @@ int main(int argc, char** argv) {
   double busy_listing = median_listing(group);
 
   auto released = Clock::now();
-  for (int holder : holders)
-    close(holder);
+  holder.release();
   int served = 0;
   for (auto& t : threads) {
     void* ok;

@@ -1,5 +1,5 @@
 // The daemon's memory while opens wait for a long time under `wait_timeout`: N threads open one
-// node (blocking) while this program holds it; the daemon's RSS is read after FIRST seconds and
+// node (blocking) while a child process holds it; the daemon's RSS is read after FIRST seconds and
 // again after LAST seconds, then the holder lets go and every open must succeed. A daemon that
 // scheduled a timer per re-check grew by about 1 KiB per second per waiting lock; flat is right.
 //
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "bench_setup.hpp"
+#include "holder_process.hpp"
 
 namespace {
 
@@ -42,8 +43,8 @@ int main(int argc, char** argv) {
   const std::string proc = std::string("/proc/") + argv[2] + "/status";
   const int n = std::atoi(argv[3]);
   const int first = std::atoi(argv[4]), last = std::atoi(argv[5]);
-  int holder = open(node.c_str(), O_RDWR | O_CLOEXEC);
-  if (holder < 0) return std::perror(node.c_str()), 1;
+  pbs::bench::HolderProcess holder({node});
+  if (!holder.ok()) return std::fprintf(stderr, "cannot hold %s\n", node.c_str()), 1;
   std::vector<pthread_t> threads(n);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -64,7 +65,7 @@ int main(int argc, char** argv) {
   const long late = status_field(proc, "VmRSS:");
   const long late_timers = status_field(mount + "/.pbs-lockfs", "timers: ");
   const long waiting = status_field(mount + "/.pbs-lockfs", "waiting: ");
-  close(holder);
+  holder.release();
   int served = 0;
   for (auto& t : threads) {
     void* ok;
