@@ -495,14 +495,15 @@ std::vector<std::shared_ptr<OpenHandle>> LockManager::all_handles() const {
   return out;
 }
 
-std::vector<LockObject> LockManager::held_in(const std::string& store, const Namespace& ns) const {
+std::vector<LockObject> LockManager::held_in(const std::string& store, const Namespace& ns,
+                                             const ObjectFilter& keep) const {
   std::vector<LockObject> out;
   MutexLock lock(registry_mutex_);
   for (const auto& [lock_file, list] : handles_) {
     for (const auto& h : list) {
       const auto& object = h->request.object;
       if (h->holds() && object.store == store && object.ns == ns) {
-        out.push_back(object);
+        if (keep(object)) out.push_back(object);
         break;
       }
     }

@@ -78,7 +78,8 @@ class LockManager : public MountLocks {
 
   // MountLocks: what the tree model reads (under registry_mutex_ only).
   std::vector<std::shared_ptr<OpenHandle>> handles(const std::string& lock_file) const override;
-  std::vector<LockObject> held_in(const std::string& store, const Namespace& ns) const override;
+  std::vector<LockObject> held_in(const std::string& store, const Namespace& ns,
+                                  const ObjectFilter& keep) const override;
   std::size_t waiter_count(const std::string& lock_file) const override;
 
   /// Every open handle.

@@ -28,11 +28,13 @@ class FixedMountLocks : public fs::MountLocks {
     auto found = handles_.find(lock_file);
     return found == handles_.end() ? std::vector<std::shared_ptr<OpenHandle>>{} : found->second;
   }
-  std::vector<LockObject> held_in(const std::string& store, const Namespace& ns) const override {
+  std::vector<LockObject> held_in(const std::string& store, const Namespace& ns,
+                                  const ObjectFilter& keep) const override {
     std::vector<LockObject> out;
     for (const auto& [file, list] : handles_) {
       for (const auto& h : list) {
-        if (h->holds() && h->request.object.store == store && h->request.object.ns == ns)
+        if (h->holds() && h->request.object.store == store && h->request.object.ns == ns &&
+            keep(h->request.object))
           out.push_back(h->request.object);
       }
     }

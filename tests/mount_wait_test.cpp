@@ -202,20 +202,21 @@ TEST_F(MountWaitTest, ManyThreadsReopeningWhatTheyJustClosedNeverGetEdeadlk) {
   // not a deadlock once held a FUSE worker for up to 250 ms: with more such threads than
   // workers, no worker was left to process the RELEASEs, and the opens failed with EDEADLK.
   constexpr int kThreads = 48, kCycles = 60;
+  auto snapshot = [](int i) {
+    char time[64];
+    std::snprintf(time, sizeof time, "vm/901/2021-01-01T%02d:%02d:00Z", i / 60, i % 60);
+    return std::string(time);
+  };
   for (int i = 0; i < 2 * kThreads; ++i)
-    make_directories(datastore_ + "/vm/901/2021-01-01T00:" + (i < 10 ? "0" : "") +
-                     std::to_string(i) + ":00Z");
+    make_directories(datastore_ + "/" + snapshot(i));
   fingerprint_ = tree_fingerprint(datastore_);  // the test's own snapshots, not the daemon's
   std::atomic<int> failed{0}, last_errno{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       std::string nodes[2];
-      for (int k = 0; k < 2; ++k) {
-        int i = 2 * t + k;
-        nodes[k] = node("vm/901/2021-01-01T00:" + std::string(i < 10 ? "0" : "") +
-                        std::to_string(i) + ":00Z");
-      }
+      for (int k = 0; k < 2; ++k)
+        nodes[k] = node(snapshot(2 * t + k));
       for (int c = 0; c < kCycles; ++c) {
         int fd = open(nodes[c % 2].c_str(), O_RDWR | O_CLOEXEC);
         if (fd < 0) {

@@ -31,14 +31,29 @@ std::string MountTree::datastore_path(const std::string& store) {
   return found ? found->path() : std::string();
 }
 
-Result<std::vector<LockObject>> MountTree::locked_objects(const Node& ns_root) {
+Result<std::vector<LockObject>> MountTree::locked_objects(const Node& dir) {
   // A lock root renamed or removed under us: list the one PBS uses now (checked at most every
   // 100 ms; a lock attempt checks every time its file is not where PBS would look).
   root_.refresh(std::chrono::milliseconds(100));
-  auto listed = lock_files_.list(root_, ns_root.store, ns_root.ns);
+  auto listed = lock_files_.list(root_, dir.store, dir.ns);
   if (!listed) return listed.error();
-  std::vector<LockObject> out = **listed;
-  auto held = held_.held_in(ns_root.store, ns_root.ns);
+  // Only what `dir` shows is copied: a group of a namespace with thousands of lock files (or
+  // holds) costs a pass over them, not a copy of each.
+  MountLocks::ObjectFilter keep = [&](const LockObject& o) {
+    switch (dir.kind) {
+      case NodeKind::kType:
+        return o.group.type == dir.type;
+      case NodeKind::kGroup:
+        return same_group(o, dir);
+      default:
+        return true;
+    }
+  };
+  std::vector<LockObject> out;
+  for (const auto& o : **listed) {
+    if (keep(o)) out.push_back(o);
+  }
+  auto held = held_.held_in(dir.store, dir.ns, keep);
   out.insert(out.end(), held.begin(), held.end());
   return out;
 }
@@ -85,17 +100,15 @@ Result<bool> MountTree::exists(const Node& node) {
     auto lock_file = lock_file_exists(root_, object);
     if (!lock_file) return lock_file.error();
     if (*lock_file) return true;
-    auto held = held_.held_in(node.store, node.ns);
-    return std::find(held.begin(), held.end(), object) != held.end();
+    return !held_.held_in(node.store, node.ns, [&](const LockObject& o) { return o == object; })
+                .empty();
   }
   auto on_disk = store->has_directory(node.kind == NodeKind::kType ? type_dir : group_dir);
   if (!on_disk) return on_disk.error();
   if (*on_disk) return true;
-  auto known = locked_objects(ns_root);
+  auto known = locked_objects(node);  // the type's or the group's
   if (!known) return known.error();
-  return std::any_of(known->begin(), known->end(), [&](const LockObject& o) {
-    return node.kind == NodeKind::kType ? o.group.type == node.type : same_group(o, node);
-  });
+  return !known->empty();
 }
 
 Result<Node> MountTree::child(const Node& parent, std::string_view name) {

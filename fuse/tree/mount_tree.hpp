@@ -35,8 +35,9 @@ class MountTree {
   std::string datastore_path(const std::string& store);
 
  private:
-  /// The objects with a lock file in one namespace, plus those held through the mount.
-  Result<std::vector<LockObject>> locked_objects(const Node& namespace_root);
+  /// The objects that have a lock file or are held through the mount, of those `dir` (a
+  /// namespace root, a type or a group directory) shows.
+  Result<std::vector<LockObject>> locked_objects(const Node& dir);
   std::vector<std::string> child_namespaces(const Node& namespace_root);
   /// Logs once when a datastore's directory cannot be read (removed, unmounted, renamed) and
   /// once when it is back: the mount then shows only its lock files, which is easy to miss.

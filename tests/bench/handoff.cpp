@@ -45,6 +45,9 @@ double handoff(Hold hold, Take take) {
     auto released = Clock::now().time_since_epoch().count();
     close(holder);
     if (write(released_at[1], &released, sizeof released) != sizeof released) _exit(1);
+    // Exit only once the waiter has the lock: tearing down this process takes a CPU that the
+    // daemon's threads need on a 2-core machine, and would be timed as part of the handoff.
+    [[maybe_unused]] auto n = read(go[0], &byte, 1);
     _exit(0);
   }
   char byte = 0;
@@ -60,6 +63,7 @@ double handoff(Hold hold, Take take) {
   Clock::rep released = 0;
   n = read(released_at[0], &released, sizeof released);
   waiter.join();
+  n = write(go[1], &byte, 1);
   waitpid(child, nullptr, 0);
   for (int fd : {ready[0], ready[1], go[0], go[1], released_at[0], released_at[1]})
     close(fd);
