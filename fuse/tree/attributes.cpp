@@ -5,10 +5,6 @@
 namespace pbs::fs {
 namespace {
 constexpr uid_t kUnknownUid = 65534;
-// glibc's opendir() sizes its getdents buffer by the directory's st_blksize (32 KiB to 1 MiB),
-// and on kernel 6.16+ FUSE sizes a READDIRPLUS request by the reader's buffer (up to the
-// connection's max_pages): a large st_blksize lists a big group in few requests.
-constexpr blksize_t kDirectoryBlockSize = 1 << 20;
 }  // namespace
 
 double attribute_timeout(const MountModel& fs, const Node& node) {
@@ -28,7 +24,6 @@ struct stat node_attributes(MountModel& fs, const Node& node, std::uint64_t ino)
   st.st_mtime = st.st_ctime = st.st_atime = started;
   st.st_blksize = 4096;
   if (node.is_directory()) {
-    st.st_blksize = kDirectoryBlockSize;
     st.st_mode = S_IFDIR | 0755;
     st.st_nlink = 2;
     return st;
