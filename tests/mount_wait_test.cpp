@@ -233,6 +233,38 @@ TEST_F(MountWaitTest, ManyThreadsReopeningWhatTheyJustClosedNeverGetEdeadlk) {
   EXPECT_EQ(failed.load(), 0) << "last errno " << last_errno.load();
 }
 
+TEST_F(MountWaitTest, HoldsOfOneProcessCostTheDaemonOneDescriptorEach) {
+  // Each handle pins its opener with a pidfd; the handles of one live process share one, so
+  // 10,000 holds of one process need 10,000 lock files, not 20,000 descriptors (the daemon ran
+  // out of them at a limit of 20,000 and answered EMFILE).
+  constexpr int kNodes = 300;
+  auto snapshot = [](int i) {
+    char time[64];
+    std::snprintf(time, sizeof time, "vm/902/2021-01-01T%02d:%02d:00Z", i / 60, i % 60);
+    return std::string(time);
+  };
+  for (int i = 0; i < kNodes; ++i)
+    make_directories(datastore_ + "/" + snapshot(i));
+  fingerprint_ = tree_fingerprint(datastore_);  // the test's own snapshots, not the daemon's
+  const std::string fds = "/proc/" + std::to_string(daemon_->daemon_pid()) + "/fd";
+  auto count = [&] {
+    return std::distance(std::filesystem::directory_iterator(fds),
+                         std::filesystem::directory_iterator{});
+  };
+  const auto before = count();
+  std::vector<int> held;
+  for (int i = 0; i < kNodes; ++i) {
+    int fd = open(node(snapshot(i)).c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0) << snapshot(i);
+    held.push_back(fd);
+  }
+  const auto during = count();
+  for (int fd : held)
+    close(fd);
+  EXPECT_LE(during - before, kNodes + 5)
+      << "descriptors before " << before << ", while held " << during;
+}
+
 TEST_F(MountWaitTest, FlockCommandOnANodeHoldsTheRealLockInTheModeAsked) {
   create_lock_file(kSnap1);
   pid_t exclusive = spawn_command({"flock", "-x", node(kSnap1), "sleep", "600"});

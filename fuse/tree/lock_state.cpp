@@ -66,6 +66,21 @@ void date_unknown_starts(MountModel& fs, std::vector<Holder>& holders, dev_t dev
     if (h.since.time_since_epoch().count() == 0) h.since = fs.first_seen.of(device, inode, h.pid);
   }
 }
+
+// The holders of the file `st` (a lock file, or an old-style lock) that are not this daemon's
+// own flocks (those are the mount's handles, with their real requesters), from /proc/locks.
+void add_direct_holders(MountModel& fs, NodeLockState& state, const LockObject& object,
+                        const struct stat& st) {
+  auto direct = direct_holders(*fs.proc_locks.current(), st.st_dev, st.st_ino, getpid(),
+                               &state.direct_waiters);
+  // Another pbs-lockfs mount's locks: its users, as that daemon reports them.
+  fs.other_mounts->resolve(direct, st.st_dev, st.st_ino);
+  date_unknown_starts(fs, direct, st.st_dev, st.st_ino);
+  // PBS runs every task in proxmox-backup-proxy: name the task behind a direct holder.
+  if (!direct.empty()) match_tasks(direct, read_active_tasks(fs.options.tasks_file), object);
+  state.holders.insert(state.holders.end(), direct.begin(), direct.end());
+}
+
 }  // namespace
 
 NodeLockState node_lock_state(MountModel& fs, const Node& node, bool holders_only) {
@@ -81,7 +96,7 @@ NodeLockState node_lock_state(MountModel& fs, const Node& node, bool holders_onl
     }
     state.holders.push_back(h->holder_locked());
   }
-  state.mount_waiters = fs.locks->waiter_count(path.relative());
+  if (!holders_only) state.mount_waiters = fs.locks->waiter_count(path.relative());
 
   const bool old_locking = fs.lock_root->old_locking_active();
   if (old_locking) {
@@ -89,14 +104,7 @@ NodeLockState node_lock_state(MountModel& fs, const Node& node, bool holders_onl
     struct stat target {};
     std::string old_style =
         old_style_lock_path(*fs.lock_root, object, fs.tree->datastore_path(node.store));
-    if (stat(old_style.c_str(), &target) == 0) {
-      auto direct = direct_holders(*fs.proc_locks.current(), target.st_dev, target.st_ino, getpid(),
-                                   &state.direct_waiters);
-      fs.other_mounts->resolve(direct, target.st_dev, target.st_ino);
-      date_unknown_starts(fs, direct, target.st_dev, target.st_ino);
-      if (!direct.empty()) match_tasks(direct, read_active_tasks(fs.options.tasks_file), object);
-      state.holders.insert(state.holders.end(), direct.begin(), direct.end());
-    }
+    if (stat(old_style.c_str(), &target) == 0) add_direct_holders(fs, state, object, target);
   }
   if (holders_only && !old_locking && !fs.proc_locks.others_lock_on(fs.lock_root->device())) {
     return state;
@@ -105,17 +113,7 @@ NodeLockState node_lock_state(MountModel& fs, const Node& node, bool holders_onl
   auto dir = fs.lock_root->open_directory(path, false);
   state.lock_file_exists =
       dir && fstatat(dir->get(), path.name.c_str(), &file, AT_SYMLINK_NOFOLLOW) == 0;
-  if (state.lock_file_exists) {
-    // Our own flocks (pid of this daemon) are the mount's handles above, with real requesters.
-    auto direct = direct_holders(*fs.proc_locks.current(), file.st_dev, file.st_ino, getpid(),
-                                 &state.direct_waiters);
-    // Another pbs-lockfs mount's locks: its users, as that daemon reports them.
-    fs.other_mounts->resolve(direct, file.st_dev, file.st_ino);
-    date_unknown_starts(fs, direct, file.st_dev, file.st_ino);
-    // PBS runs every task in proxmox-backup-proxy: name the task behind a direct holder.
-    if (!direct.empty()) match_tasks(direct, read_active_tasks(fs.options.tasks_file), object);
-    state.holders.insert(state.holders.end(), direct.begin(), direct.end());
-  }
+  if (state.lock_file_exists) add_direct_holders(fs, state, object, file);
   std::stable_sort(state.holders.begin(), state.holders.end(),
                    [](const Holder& a, const Holder& b) {
                      return a.mode == LockMode::kExclusive && b.mode != LockMode::kExclusive;

@@ -1,11 +1,14 @@
 // ProcessRef and the /proc helpers; see process_ref.hpp.
 #include "process_ref.hpp"
 
+#include "mutex.hpp"
+
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 #include <unordered_map>
@@ -65,28 +68,80 @@ pid_t process_of(pid_t tid) {
   return process_of_thread(tid);
 }
 
+namespace {
+
+bool exited(int pidfd) {
+  // A pidfd becomes readable when its process exits.
+  pollfd p{pidfd, POLLIN, 0};
+  return poll(&p, 1, 0) != 0;
+}
+
+/// The pidfds of live processes that opened nodes, shared by their handles. An entry is used
+/// only while its process has not exited: a pid whose process exited may name a new process.
+class SharedPidfds {
+ public:
+  std::shared_ptr<const UniqueFd> find(pid_t pid) {
+    MutexLock lock(mutex_);
+    auto found = by_pid_.find(pid);
+    if (found == by_pid_.end()) return nullptr;
+    auto pidfd = found->second.lock();
+    if (!pidfd || exited(pidfd->get())) return nullptr;
+    return pidfd;
+  }
+  std::shared_ptr<const UniqueFd> add(pid_t pid, UniqueFd fd) {
+    auto pidfd = std::make_shared<const UniqueFd>(std::move(fd));
+    MutexLock lock(mutex_);
+    by_pid_[pid] = pidfd;
+    if (by_pid_.size() >= 2 * swept_size_) {  // forget the processes nobody refers to any more
+      std::erase_if(by_pid_, [](const auto& entry) { return entry.second.expired(); });
+      swept_size_ = std::max<std::size_t>(by_pid_.size(), 512);
+    }
+    return pidfd;
+  }
+
+ private:
+  Mutex mutex_;
+  std::unordered_map<pid_t, std::weak_ptr<const UniqueFd>> by_pid_ PBS_GUARDED_BY(mutex_);
+  std::size_t swept_size_ PBS_GUARDED_BY(mutex_) = 512;
+};
+
+SharedPidfds& shared_pidfds() {
+  static SharedPidfds pidfds;
+  return pidfds;
+}
+
+}  // namespace
+
 ProcessRef ProcessRef::of_thread(pid_t tid) {
   ProcessRef ref;
   if (tid <= 0) return ref;
-  // pidfd_open() accepts only a thread-group leader: most callers are single-threaded or call
-  // from their main thread, so one syscall names the process; a thread costs a /proc lookup.
+  // A live process known by this id: the caller is it (no thread of another process can have
+  // the id of a live process). Most callers are single-threaded or call from their main thread.
+  if (auto known = shared_pidfds().find(tid)) {
+    ref.pid_ = tid;
+    ref.pidfd_ = std::move(known);
+    return ref;
+  }
+  // pidfd_open() accepts only a thread-group leader: one syscall names the process; a thread
+  // costs a /proc lookup.
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, tid, 0));
   if (pidfd >= 0) {
     ref.pid_ = tid;
-    ref.pidfd_.reset(pidfd);
+    ref.pidfd_ = shared_pidfds().add(tid, UniqueFd(pidfd));
     return ref;
   }
   ref.pid_ = process_of_thread(tid);  // not a leader: no second pidfd_open of tid
+  if (auto known = shared_pidfds().find(ref.pid_)) {
+    ref.pidfd_ = std::move(known);
+    return ref;
+  }
   pidfd = static_cast<int>(syscall(SYS_pidfd_open, ref.pid_, 0));
-  if (pidfd >= 0) ref.pidfd_.reset(pidfd);
+  if (pidfd >= 0) ref.pidfd_ = shared_pidfds().add(ref.pid_, UniqueFd(pidfd));
   return ref;
 }
 
 bool ProcessRef::alive() const {
-  if (!pidfd_) return false;
-  // A pidfd becomes readable when its process exits.
-  pollfd p{pidfd_.get(), POLLIN, 0};
-  return poll(&p, 1, 0) == 0;
+  return pidfd_ && *pidfd_ && !exited(pidfd_->get());
 }
 
 bool ProcessRef::is_same_or_ancestor_of(pid_t pid) const {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +58,16 @@ inline double percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
   return values[static_cast<std::size_t>(p * static_cast<double>(values.size() - 1))];
+}
+
+/// The number after `field` on its line of `file` (`/proc/PID/status` "VmRSS:", the status
+/// file's "waiting: "), or -1.
+inline long status_field(const std::string& file, const std::string& field) {
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
+  }
+  return -1;
 }
 
 /// One row of tools/bench's summary table: "RESULT|row|measured|baseline|ratio|target".

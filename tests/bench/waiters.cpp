@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <string>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "bench_setup.hpp"
+#include "blocked_openers.hpp"
 #include "holder_process.hpp"
 #include "list_long.hpp"
 
@@ -31,15 +33,6 @@ namespace {
 using pbs::bench::list_long;
 
 using Clock = std::chrono::steady_clock;
-
-long status_line(const std::string& file, const std::string& field) {
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
-  }
-  return -1;
-}
 
 double median_listing(const std::string& dir) {
   std::vector<double> runs;
@@ -72,43 +65,26 @@ int main(int argc, char** argv) {
   for (int i = 0; i < locks; ++i)
     nodes.push_back(snapshot_node(mount, locks, i));
 
-  long idle_threads = status_line(proc, "Threads:"), idle_rss = status_line(proc, "VmRSS:");
+  long idle_threads = pbs::bench::status_field(proc, "Threads:"),
+       idle_rss = pbs::bench::status_field(proc, "VmRSS:");
   double idle_listing = median_listing(group);
   pbs::bench::HolderProcess holder(nodes);
   if (!holder.ok()) return std::fprintf(stderr, "cannot hold the nodes\n"), 1;
 
-  std::vector<pthread_t> threads(n);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
-  auto body = [](void* p) -> void* {
-    int fd = open(static_cast<const char*>(p), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) close(fd);
-    return reinterpret_cast<void*>(static_cast<intptr_t>(fd >= 0));
-  };
-  for (int i = 0; i < n; ++i) {
-    auto* node = const_cast<char*>(nodes[i % locks].c_str());
-    if (pthread_create(&threads[i], &attr, body, node) != 0) {
-      std::fprintf(stderr, "cannot start %d threads\n", n);
-      return 1;
-    }
-  }
+  pbs::bench::BlockedOpeners openers(nodes, n);
+  if (!openers.ok()) return std::fprintf(stderr, "cannot start %d threads\n", n), 1;
   auto deadline = Clock::now() + std::chrono::seconds(120);
-  while (status_line(status, "waiting: ") < n && Clock::now() < deadline) {
+  while (pbs::bench::status_field(status, "waiting: ") < n && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  long waiting = status_line(status, "waiting: ");
-  long busy_threads = status_line(proc, "Threads:"), busy_rss = status_line(proc, "VmRSS:");
+  long waiting = pbs::bench::status_field(status, "waiting: ");
+  long busy_threads = pbs::bench::status_field(proc, "Threads:"),
+       busy_rss = pbs::bench::status_field(proc, "VmRSS:");
   double busy_listing = median_listing(group);
 
   auto released = Clock::now();
   holder.release();
-  int served = 0;
-  for (auto& t : threads) {
-    void* ok;
-    pthread_join(t, &ok);
-    served += ok != nullptr;
-  }
+  const int served = openers.join();
   double serve_ms = std::chrono::duration<double, std::milli>(Clock::now() - released).count();
 
   std::string title = std::to_string(n) + " waiters on " + std::to_string(locks) +
@@ -121,6 +97,10 @@ int main(int argc, char** argv) {
   std::printf("%-36s %12s %12ld\n", "waiting seen by the daemon", "", waiting);
   std::printf("%-36s %12s %12.1f\n", "all served after release (ms)", "", serve_ms);
   std::printf("%-36s %12s %12d\n", "opens that succeeded", "", served);
+  if (served != n) {
+    std::printf("%-36s %12s %12s\n", "last error", "",
+                std::strerror(pbs::bench::BlockedOpeners::last_errno().load()));
+  }
   using pbs::bench::result_line;
   auto fmt = [](const char* f, double v) {
     char b[64];

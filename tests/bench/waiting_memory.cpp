@@ -19,19 +19,8 @@
 #include <vector>
 
 #include "bench_setup.hpp"
+#include "blocked_openers.hpp"
 #include "holder_process.hpp"
-
-namespace {
-
-long status_field(const std::string& file, const std::string& field) {
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
-  }
-  return -1;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 6) {
@@ -45,33 +34,18 @@ int main(int argc, char** argv) {
   const int first = std::atoi(argv[4]), last = std::atoi(argv[5]);
   pbs::bench::HolderProcess holder({node});
   if (!holder.ok()) return std::fprintf(stderr, "cannot hold %s\n", node.c_str()), 1;
-  std::vector<pthread_t> threads(n);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
-  auto body = [](void* p) -> void* {
-    int fd = open(static_cast<const char*>(p), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) close(fd);
-    return reinterpret_cast<void*>(static_cast<intptr_t>(fd >= 0));
-  };
   auto start = std::chrono::steady_clock::now();
-  for (auto& t : threads) {
-    if (pthread_create(&t, &attr, body, const_cast<char*>(node.c_str())) != 0) return 1;
-  }
+  pbs::bench::BlockedOpeners openers({node}, n);
+  if (!openers.ok()) return std::fprintf(stderr, "cannot start %d threads\n", n), 1;
   std::this_thread::sleep_until(start + std::chrono::seconds(first));
-  const long early = status_field(proc, "VmRSS:");
-  const long early_timers = status_field(mount + "/.pbs-lockfs", "timers: ");
+  const long early = pbs::bench::status_field(proc, "VmRSS:");
+  const long early_timers = pbs::bench::status_field(mount + "/.pbs-lockfs", "timers: ");
   std::this_thread::sleep_until(start + std::chrono::seconds(last));
-  const long late = status_field(proc, "VmRSS:");
-  const long late_timers = status_field(mount + "/.pbs-lockfs", "timers: ");
-  const long waiting = status_field(mount + "/.pbs-lockfs", "waiting: ");
+  const long late = pbs::bench::status_field(proc, "VmRSS:");
+  const long late_timers = pbs::bench::status_field(mount + "/.pbs-lockfs", "timers: ");
+  const long waiting = pbs::bench::status_field(mount + "/.pbs-lockfs", "waiting: ");
   holder.release();
-  int served = 0;
-  for (auto& t : threads) {
-    void* ok;
-    pthread_join(t, &ok);
-    served += ok != nullptr;
-  }
+  const int served = openers.join();
   std::printf(
       "%d opens waiting (daemon saw %ld): RSS %.1f MiB after %d s, %.1f MiB after %d s; "
       "timers %ld, then %ld; %d served\n",
