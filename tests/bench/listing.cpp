@@ -2,7 +2,7 @@
 // `ls -l` of the group's directory in the datastore, and the bare readdir plus lstat of every
 // entry the same way, interleaved in one run.
 //
-//   listing MOUNT_GROUP_DIR DATASTORE_GROUP_DIR RUNS SNAPSHOTS
+//   listing MOUNT_GROUP_DIR DATASTORE_GROUP_DIR RUNS SNAPSHOTS [SUFFIX]
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
     ls_mount.push_back(pbs::bench::coreutils_ls_long(argv[1]));
     ls_direct.push_back(pbs::bench::coreutils_ls_long(argv[2]));
   }
-  const std::string size = argc > 4 ? argv[4] : "?";
+  // SUFFIX names the circumstances, e.g. ", a direct holder on the lock root's filesystem".
+  const std::string size = std::string(argc > 4 ? argv[4] : "?") + " snapshots" +
+                           (argc > 5 ? argv[5] : "");
   {
     double m = percentile(ls_mount, 0.5), d = percentile(ls_direct, 0.5);
     std::printf("%-44s %10s %10s %8s\n", "coreutils ls -l (ms, median)", "mount", "datastore",
@@ -50,7 +52,7 @@ int main(int argc, char** argv) {
     char measured[64], baseline[64];
     std::snprintf(measured, sizeof measured, "%.2f ms (%d entries)", m, mount_entries);
     std::snprintf(baseline, sizeof baseline, "%.2f ms (%d entries)", d, direct_entries);
-    pbs::bench::result_line("coreutils ls -l of a group of " + size + " snapshots", measured,
+    pbs::bench::result_line("coreutils ls -l of a group of " + size, measured,
                             baseline, m / d, "<= 2");
   }
   double m = percentile(mount, 0.5), d = percentile(direct, 0.5);
@@ -62,7 +64,7 @@ int main(int argc, char** argv) {
   char measured[64], baseline[64];
   std::snprintf(measured, sizeof measured, "%.2f ms (%d entries)", m, mount_entries);
   std::snprintf(baseline, sizeof baseline, "%.2f ms (%d entries)", d, direct_entries);
-  pbs::bench::result_line("readdir + lstat of a group of " + size + " snapshots", measured,
+  pbs::bench::result_line("readdir + lstat of a group of " + size, measured,
                           baseline, m / d, "-");
   return 0;
 }
