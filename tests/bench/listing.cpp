@@ -42,8 +42,8 @@ int main(int argc, char** argv) {
     ls_direct.push_back(pbs::bench::coreutils_ls_long(argv[2]));
   }
   // SUFFIX names the circumstances, e.g. ", a direct holder on the lock root's filesystem".
-  const std::string size = std::string(argc > 4 ? argv[4] : "?") + " snapshots" +
-                           (argc > 5 ? argv[5] : "");
+  const std::string size =
+      std::string(argc > 4 ? argv[4] : "?") + " snapshots" + (argc > 5 ? argv[5] : "");
   {
     double m = percentile(ls_mount, 0.5), d = percentile(ls_direct, 0.5);
     std::printf("%-44s %10s %10s %8s\n", "coreutils ls -l (ms, median)", "mount", "datastore",
@@ -52,8 +52,8 @@ int main(int argc, char** argv) {
     char measured[64], baseline[64];
     std::snprintf(measured, sizeof measured, "%.2f ms (%d entries)", m, mount_entries);
     std::snprintf(baseline, sizeof baseline, "%.2f ms (%d entries)", d, direct_entries);
-    pbs::bench::result_line("coreutils ls -l of a group of " + size, measured,
-                            baseline, m / d, "<= 2");
+    pbs::bench::result_line("coreutils ls -l of a group of " + size, measured, baseline, m / d,
+                            "<= 2");
   }
   double m = percentile(mount, 0.5), d = percentile(direct, 0.5);
   std::printf("%-44s %10s %10s %8s\n", "ls -l (ms, median)", "mount", "datastore", "ratio");
@@ -64,7 +64,6 @@ int main(int argc, char** argv) {
   char measured[64], baseline[64];
   std::snprintf(measured, sizeof measured, "%.2f ms (%d entries)", m, mount_entries);
   std::snprintf(baseline, sizeof baseline, "%.2f ms (%d entries)", d, direct_entries);
-  pbs::bench::result_line("readdir + lstat of a group of " + size, measured,
-                          baseline, m / d, "-");
+  pbs::bench::result_line("readdir + lstat of a group of " + size, measured, baseline, m / d, "-");
   return 0;
 }
