@@ -1,15 +1,9 @@
 // Caller identity and the access policy; see caller.hpp.
 #include "caller.hpp"
 
-#include <poll.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <fstream>
 #include <sstream>
-#include <unordered_map>
 
 namespace pbs::fs {
 

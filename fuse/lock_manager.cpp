@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
@@ -12,8 +13,6 @@
 #include "impossible_state.hpp"
 
 namespace pbs::fs {
-
-using namespace std::chrono_literals;
 
 struct LockManager::Waiter {
   LockManager* manager = nullptr;  ///< for the interrupt callback
