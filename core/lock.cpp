@@ -139,7 +139,7 @@ Result<void> PendingLock::reopen() {
   auto file = open_lock_file(dir->get(), path_.name, root_->owner(), request_.create);
   if (!file) return file.error();
   dir_ = std::move(dir.value());
-  file_ = std::move(file.value());
+  file_ = LockFileFd(std::move(file.value()));
   ++generation_;
   return {};
 }

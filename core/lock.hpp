@@ -6,6 +6,7 @@
 
 #include "lock_object.hpp"
 #include "lock_root.hpp"
+#include "own_lock_opens.hpp"
 #include "result.hpp"
 #include "unique_fd.hpp"
 
@@ -51,7 +52,7 @@ class Lock {
   // One descriptor per held lock: the directory is reopened only to remove the file.
   const LockRoot* root_ = nullptr;
   LockPath path_;
-  UniqueFd file_;
+  LockFileFd file_;
   /// The old-style lock while the marker exists: the datastore directory (group, snapshot) or
   /// the old manifest lock file (manifest).
   UniqueFd old_style_;
@@ -84,7 +85,7 @@ class PendingLock {
   LockRequest request_;
   LockPath path_;
   UniqueFd dir_;
-  UniqueFd file_;
+  LockFileFd file_;
   unsigned generation_ = 0;
 };
 

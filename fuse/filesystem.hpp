@@ -11,6 +11,7 @@
 
 #include "attributes.hpp"
 #include "caller.hpp"
+#include "lock_event_recorder.hpp"
 #include "lock_manager.hpp"
 #include "mount_model.hpp"
 #include "node_status_text.hpp"
@@ -19,11 +20,17 @@
 
 namespace pbs::fs {
 
+class LockTreeMonitor;
+
 struct Filesystem : MountModel {
   AccessPolicy access;
   ResourceShortage shortage;
   /// Takes, queues and releases the locks of open handles (MountModel::locks points to it).
   std::unique_ptr<LockManager> lock_manager;
+  /// The history of lock events (holds, waits, refusals) and their log lines.
+  std::unique_ptr<LockEventRecorder> events;
+  /// The watcher of the lock root, while it runs (for the status file's counters).
+  const LockTreeMonitor* monitor = nullptr;
   fuse_session* session = nullptr;
 
   static Filesystem& of(fuse_req_t req) {
@@ -37,5 +44,7 @@ fuse_lowlevel_ops filesystem_operations();
 
 /// The text a read of an open node returns: the status file's counters, or a lock node's status.
 std::string open_node_text(Filesystem& fs, const Node& node);
+/// The events file's text: every event of the history, oldest first, one JSON object per line.
+std::string events_text(Filesystem& fs);
 
 }  // namespace pbs::fs

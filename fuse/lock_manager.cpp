@@ -23,6 +23,7 @@ struct LockManager::Waiter {
   LockMode mode = LockMode::kShared;
   bool is_open = true;  ///< an open (reply_open) or a flock (reply_err 0)
   pid_t requester = 0;  ///< the process that asked (the opener, or the flock's caller)
+  LockEventRecorder::EventId wait_event = 0;  ///< in the history, while it waits
   // Guarded by the manager's queue_mutex_ (not annotated: Clang cannot tie `manager` to this):
   bool queued = false;
   bool cancelled = false;
@@ -138,7 +139,10 @@ void LockManager::acquire(std::unique_ptr<Waiter> waiter, bool nonblocking, pid_
       return waiter->req.error(taken.error().code);
     }
   }
-  if (nonblocking) return waiter->req.error(EWOULDBLOCK);
+  if (nonblocking) {
+    if (recorder_ != nullptr) recorder_->refused(handle, waiter->mode, requester);
+    return waiter->req.error(EWOULDBLOCK);
+  }
   waiter->requester = requester;
   const bool suspect = held_by_itself(handle, requester, waiter->mode) != nullptr;
   enqueue(std::move(waiter), suspect);
@@ -208,6 +212,8 @@ void LockManager::end_self_deadlocks(Clock::time_point now, std::vector<Reply>& 
 void LockManager::enqueue(std::unique_ptr<Waiter> waiter, bool suspect) {
   Waiter* raw = waiter.get();
   raw->manager = this;
+  if (recorder_ != nullptr)
+    raw->wait_event = recorder_->wait_started(*raw->handle, raw->mode, raw->requester);
   // Once queued, the waiter belongs to the manager thread, which may answer and free it at
   // once: nothing below the queueing may touch it (the stress test caught this log line).
   spdlog::debug("waiting for {} ({})", raw->handle->request.object.describe(),
@@ -233,7 +239,10 @@ void LockManager::enqueue(std::unique_ptr<Waiter> waiter, bool suspect) {
       interrupted = std::move(waiter);
     }
   }
-  if (interrupted) return interrupted->req.error(EINTR);  // before it was queued
+  if (interrupted) {  // before it was queued
+    if (recorder_ != nullptr) recorder_->wait_ended(interrupted->wait_event, EINTR);
+    return interrupted->req.error(EINTR);
+  }
   wake();
 }
 
@@ -261,8 +270,11 @@ LockQueue::HeadCheck LockManager::check_head(LockQueue::WaiterId id) {
   // mode is a conversion, which lets go first and then waits like any other.
   if (head.is_open || !head.handle->holds()) return LockQueue::HeadCheck::kTake;
   if (head.handle->held_mode() == head.mode) return LockQueue::HeadCheck::kSatisfied;
-  MutexLock hold(head.handle->mutex);
-  head.handle->drop();
+  {
+    MutexLock hold(head.handle->mutex);
+    head.handle->drop();
+  }
+  if (recorder_ != nullptr) recorder_->hold_changed(*head.handle);
   return LockQueue::HeadCheck::kTake;
 }
 
@@ -341,6 +353,8 @@ void LockManager::release(OpenHandle* handle) {
     keep->drop();
   }
   if (held) changed(*keep);
+  // Also when not held: the recorder forgets the handle before its memory can be reused.
+  if (!held && recorder_ != nullptr) recorder_->hold_changed(*keep);
   send(replies);
   hand_over(lock_file);
 }
@@ -405,6 +419,7 @@ void LockManager::send(std::vector<Reply>& replies) {
   for (auto& reply : replies) {
     Waiter& w = *reply.waiter;
     const OpenHandle& handle = *w.handle;
+    if (recorder_ != nullptr) recorder_->wait_ended(w.wait_event, reply.error);
     switch (reply.error) {
       case 0:
         break;

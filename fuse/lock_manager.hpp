@@ -31,6 +31,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lock_event_recorder.hpp"
 #include "lock_file_watch.hpp"
 #include "lock_queue.hpp"
 #include "lock_root.hpp"
@@ -75,6 +76,8 @@ class LockManager : public MountLocks {
   /// invalidates the kernel's cached attributes of the node so that `ls -l` shows it at once.
   /// Set before start(); the listener must outlive the manager.
   void on_change(LockChangeListener& listener) { listener_ = &listener; }
+  /// Records every hold, wait and refusal through the mount (the history). Set before start().
+  void record_events(LockEventRecorder& recorder) { recorder_ = &recorder; }
 
   // MountLocks: what the tree model reads (under registry_mutex_ only).
   std::vector<std::shared_ptr<OpenHandle>> handles(const std::string& lock_file) const override;
@@ -130,6 +133,7 @@ class LockManager : public MountLocks {
   void count_waiters(const std::string& lock_file, long delta) PBS_REQUIRES(queue_mutex_)
       PBS_EXCLUDES(registry_mutex_);
   void changed(const OpenHandle& handle) const {
+    if (recorder_ != nullptr) recorder_->hold_changed(handle);
     if (listener_ != nullptr) listener_->changed(handle.request.object);
   }
   void run() PBS_EXCLUDES(queue_mutex_);
@@ -137,6 +141,7 @@ class LockManager : public MountLocks {
   void wake();
 
   LockChangeListener* listener_ = nullptr;
+  LockEventRecorder* recorder_ = nullptr;
   const LockRoot& root_;
   std::optional<std::chrono::milliseconds> wait_timeout_;
 

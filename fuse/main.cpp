@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "attribute_invalidator.hpp"
+#include "lock_tree_monitor.hpp"
 #include "filesystem.hpp"
 #include "inode_trimmer.hpp"
 #include "logging.hpp"
@@ -60,12 +61,24 @@ bool still_mounted(const std::string& device) {
   return false;
 }
 
-int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& mounted) {
+int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& mounted,
+          LockChangeListener& invalidator) {
   // Few malloc arenas: every worker thread would otherwise keep its own, and memory freed by the
   // inode trimmer would stay scattered over them.
   mallopt(M_ARENA_MAX, 2);  // NOLINT(concurrency-mt-unsafe): before the first thread starts
   if (auto ok = drop_privileges(fs.options.user); !ok) return fail(ok.error().message);
   if (auto ok = fs.lock_manager->start(); !ok) return fail(ok.error().message);
+  // The watcher of the whole lock root: direct holders seen live, and in the history.
+  LockTreeMonitor monitor(fs, *fs.events, invalidator);
+  if (fs.options.watch) {
+    if (auto ok = monitor.start(); !ok) {
+      spdlog::warn("not watching the lock tree ({}): locks taken outside the mount show after "
+                   "attr_timeout, and the history has only the mount's own",
+                   ok.error().message);
+    } else {
+      fs.monitor = &monitor;
+    }
+  }
   MountHoldersService holders(fs);
   if (auto ok = holders.start(); !ok) return fail("holders service: " + ok.error().message);
   if (fuse_set_signal_handlers(se) != 0) return fail("cannot install signal handlers");
@@ -84,6 +97,8 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
   fuse_loop_cfg_destroy(config);
   holders.stop();
   fs.lock_manager->stop();
+  fs.monitor = nullptr;
+  monitor.stop();
   release_open_directories();
   fuse_remove_signal_handlers(se);
   spdlog::info("stopped serving {}", fs.options.mountpoint);
@@ -156,6 +171,10 @@ int start(int argc, char** argv) {
   fs.lock_manager = std::make_unique<LockManager>(*fs.lock_root, timeout);
   fs.locks = fs.lock_manager.get();
   fs.lock_manager->on_change(invalidator);
+  // Under systemd, lock events become journal entries with PBS_LOCK_* fields.
+  fs.events = std::make_unique<LockEventRecorder>(fs.options.history_events,
+                                                  std::getenv("JOURNAL_STREAM") != nullptr);
+  fs.lock_manager->record_events(*fs.events);
   fs.tree = std::make_unique<MountTree>(*fs.stores, *fs.lock_root, *fs.lock_manager);
 
   std::string mount_options = "allow_other,fsname=pbs-lockfs,subtype=pbs-lockfs";
@@ -216,7 +235,7 @@ int start(int argc, char** argv) {
     }
     return monitor_daemon(daemon, settings);
   }
-  int code = serve(fs, se, mounted);
+  int code = serve(fs, se, mounted, invalidator);
   fuse_session_destroy(se);
   return code;
 }

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sys/file.h>
 
+#include <memory>
+
 #include <spdlog/spdlog.h>
 
 #include "filesystem.hpp"
@@ -11,9 +13,18 @@
 namespace pbs::fs {
 namespace {
 
-// File handle 0 is the status file, which takes no lock.
+// File handle 0 is the status file, which takes no lock; an events file's handle is its
+// EventsSnapshot (told apart by the node); a lock node's is its OpenHandle.
 OpenHandle* handle_of(const fuse_file_info* fi) {
   return reinterpret_cast<OpenHandle*>(fi->fh);
+}
+
+// The events file's text as it was at open: reads at any offset see one consistent history.
+struct EventsSnapshot {
+  std::string text;
+};
+EventsSnapshot* snapshot_of(const fuse_file_info* fi) {
+  return reinterpret_cast<EventsSnapshot*>(fi->fh);
 }
 
 }  // namespace
@@ -34,6 +45,17 @@ void op_open(Request& req, fuse_ino_t ino, fuse_file_info* fi) {
     return;
   }
   Caller caller = Caller::of(req);
+  if (node->kind == NodeKind::kEventsFile) {
+    if (access != O_RDONLY) return req.error(EACCES);
+    if (!permitted(fs.access.may_list(caller), caller, "read", node->mount_path()))
+      return req.error(EACCES);
+    auto snapshot = std::make_unique<EventsSnapshot>();
+    snapshot->text = events_text(fs);
+    fi->fh = reinterpret_cast<std::uint64_t>(snapshot.get());
+    // Handed to the kernel last; an opener gone meanwhile gets no release: freed here.
+    if (req.open(*fi)) snapshot.release();
+    return;
+  }
   if (!permitted(fs.access.may_lock(caller), caller, "lock", node->mount_path()))
     return req.error(EACCES);
   auto exists = fs.tree->exists(*node);
@@ -53,8 +75,13 @@ void op_open(Request& req, fuse_ino_t ino, fuse_file_info* fi) {
                         fs.options.open_locks);
 }
 
-void op_release(Request& req, fuse_ino_t, fuse_file_info* fi) {
-  if (auto* handle = handle_of(fi)) Filesystem::of(req).lock_manager->release(handle);
+void op_release(Request& req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto node = node_of(req, ino);
+  if (node && node->kind == NodeKind::kEventsFile) {
+    delete snapshot_of(fi);
+  } else if (auto* handle = handle_of(fi)) {
+    Filesystem::of(req).lock_manager->release(handle);
+  }
   req.error(0);
 }
 
@@ -62,9 +89,16 @@ void op_flush(Request& req, fuse_ino_t, fuse_file_info*) {
   req.error(0);
 }
 
-void op_read(Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
+void op_read(Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
   auto node = node_of(req, ino);
   if (!node) return req.error(ESTALE);
+  if (node->kind == NodeKind::kEventsFile) {
+    const std::string& text = snapshot_of(fi)->text;
+    if (offset < 0) return req.error(EINVAL);
+    if (offset >= static_cast<off_t>(text.size())) return (void)req.buffer(nullptr, 0);
+    return (void)req.buffer(text.data() + offset,
+                            std::min(size, text.size() - static_cast<size_t>(offset)));
+  }
   std::string text = open_node_text(Filesystem::of(req), *node);
   if (offset >= static_cast<off_t>(text.size())) return (void)req.buffer(nullptr, 0);
   size_t n = std::min(size, text.size() - static_cast<size_t>(offset));
@@ -74,17 +108,20 @@ void op_read(Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_
 // SEEK_DATA/SEEK_HOLE: the text is all data. The size `stat` shows is the number of holders, so
 // without this the kernel would place the hole there, and cp (coreutils 9, which copies the
 // data regions) would copy one byte.
-void op_lseek(Request& req, fuse_ino_t ino, off_t offset, int whence, fuse_file_info*) {
+void op_lseek(Request& req, fuse_ino_t ino, off_t offset, int whence, fuse_file_info* fi) {
   auto node = node_of(req, ino);
   if (!node) return req.error(ESTALE);
   if (whence != SEEK_DATA && whence != SEEK_HOLE) return req.error(EINVAL);
-  auto length = static_cast<off_t>(open_node_text(Filesystem::of(req), *node).size());
+  auto length = static_cast<off_t>(node->kind == NodeKind::kEventsFile
+                                       ? snapshot_of(fi)->text.size()
+                                       : open_node_text(Filesystem::of(req), *node).size());
   if (offset < 0 || offset >= length) return req.error(ENXIO);
   req.lseek(whence == SEEK_DATA ? offset : length);
 }
 
-void op_write(Request& req, fuse_ino_t, const char* buf, size_t size, off_t offset,
+void op_write(Request& req, fuse_ino_t ino, const char* buf, size_t size, off_t offset,
               fuse_file_info* fi) {
+  if (auto node = node_of(req, ino); !node || !node->is_lock()) return req.error(EBADF);
   OpenHandle* handle = handle_of(fi);
   if (handle == nullptr) return req.error(EBADF);
   if (offset < 0 || static_cast<size_t>(offset) + size > OpenHandle::kMaxReason) {
@@ -104,8 +141,9 @@ void op_write(Request& req, fuse_ino_t, const char* buf, size_t size, off_t offs
   req.written(size);
 }
 
-void op_flock(Request& req, fuse_ino_t, fuse_file_info* fi, int op) {
+void op_flock(Request& req, fuse_ino_t ino, fuse_file_info* fi, int op) {
   auto& fs = Filesystem::of(req);
+  if (auto node = node_of(req, ino); !node || !node->is_lock()) return req.error(EBADF);
   OpenHandle* handle = handle_of(fi);
   if (handle == nullptr) return req.error(EBADF);
   Caller caller = Caller::of(req);
@@ -124,7 +162,7 @@ void op_setattr(Request& req, fuse_ino_t ino, struct stat* attr, int to_set, fus
   }
   if (to_set & FUSE_SET_ATTR_SIZE) {
     if (node->is_directory()) return req.error(EISDIR);
-    OpenHandle* handle = fi ? handle_of(fi) : nullptr;
+    OpenHandle* handle = fi && node->is_lock() ? handle_of(fi) : nullptr;
     if (handle == nullptr) return req.error(EPERM);  // truncate needs a handle
     if (attr->st_size < 0 || static_cast<size_t>(attr->st_size) > OpenHandle::kMaxReason) {
       return req.error(EFBIG);

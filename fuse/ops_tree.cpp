@@ -98,7 +98,7 @@ void op_getattr(Request& req, fuse_ino_t ino, fuse_file_info*) {
   auto node = node_of(req, ino);
   if (!node) return req.error(ESTALE);
   auto& fs = Filesystem::of(req);
-  if (node->kind != NodeKind::kRoot && node->kind != NodeKind::kStatusFile) {
+  if (node->kind != NodeKind::kRoot && !node->is_control_file()) {
     Caller caller = Caller::of(req);
     if (!permitted(fs.access.may_list(caller), caller, "stat", node->mount_path()))
       return req.error(EACCES);

@@ -4,6 +4,7 @@
 
 #include "filesystem.hpp"
 #include "impossible_state.hpp"
+#include "lock_tree_monitor.hpp"
 #include "node_status_text.hpp"
 #include "operation_barrier.hpp"
 
@@ -21,7 +22,11 @@ std::string open_node_text(Filesystem& fs, const Node& node) {
       << "out of descriptors or memory: " << fs.shortage.count() << " request(s)\n"
       << "lock root replaced: " << fs.lock_root->replacements() << " time(s)\n"
       << "unexpected failures: " << operation_failures() << " (answered EIO, logged)\n"
-      << "impossible states: " << impossible_states() << " (defects, logged)\n";
+      << "impossible states: " << impossible_states() << " (defects, logged)\n"
+      << "history: " << fs.events->history().size() << " of " << fs.events->history().capacity()
+      << " events, " << fs.events->history().dropped() << " dropped\n"
+      << "watched lock directories: " << (fs.monitor ? fs.monitor->watches() : 0) << "\n"
+      << "lock files tracked: " << (fs.monitor ? fs.monitor->tracked() : 0) << "\n";
   return out.str();
 }
 

@@ -9,7 +9,7 @@ constexpr uid_t kUnknownUid = 65534;
 
 double attribute_timeout(const MountModel& fs, const Node& node) {
   if (node.is_lock()) return fs.options.attr_timeout;
-  return node.kind == NodeKind::kStatusFile ? 0 : 60;
+  return node.is_control_file() ? 0 : 60;
 }
 
 struct stat node_attributes(MountModel& fs, const Node& node, std::uint64_t ino) {
@@ -29,7 +29,7 @@ struct stat node_attributes(MountModel& fs, const Node& node, std::uint64_t ino)
     return st;
   }
   st.st_nlink = 1;
-  if (node.kind == NodeKind::kStatusFile) {
+  if (node.is_control_file()) {
     st.st_mode = S_IFREG | 0444;
     return st;
   }

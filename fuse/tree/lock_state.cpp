@@ -26,19 +26,29 @@ std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current() {
   auto now = std::chrono::steady_clock::now();
   if (now - read_at_ > kProcLocksMaxAge) {
     if (auto locks = read_proc_locks()) {
-      locks_ = std::make_shared<const std::vector<ProcLock>>(std::move(locks.value()));
-      others_devices_.clear();
-      const pid_t self = getpid();
-      for (const auto& l : *locks_) {
-        if (l.pid != self && std::find(others_devices_.begin(), others_devices_.end(), l.device) ==
-                                 others_devices_.end()) {
-          others_devices_.push_back(l.device);
-        }
-      }
+      install(std::make_shared<const std::vector<ProcLock>>(std::move(locks.value())));
     }
     read_at_ = now;
   }
   return locks_;
+}
+
+void ProcLocksSnapshot::replace(std::shared_ptr<const std::vector<ProcLock>> locks) {
+  MutexLock lock(mutex_);
+  install(std::move(locks));
+  read_at_ = std::chrono::steady_clock::now();
+}
+
+void ProcLocksSnapshot::install(std::shared_ptr<const std::vector<ProcLock>> locks) {
+  locks_ = std::move(locks);
+  others_devices_.clear();
+  const pid_t self = getpid();
+  for (const auto& l : *locks_) {
+    if (l.pid != self && std::find(others_devices_.begin(), others_devices_.end(), l.device) ==
+                             others_devices_.end()) {
+      others_devices_.push_back(l.device);
+    }
+  }
 }
 
 bool ProcLocksSnapshot::others_lock_on(dev_t device) {

@@ -44,11 +44,15 @@ class ProcLocksSnapshot {
  public:
   /// Shared and immutable: a stat of one entry does not copy the system's lock list.
   std::shared_ptr<const std::vector<ProcLock>> current();
+  /// Installs a fresh read (the lock tree monitor's, just before it invalidates attributes).
+  void replace(std::shared_ptr<const std::vector<ProcLock>> locks);
   /// Whether any process but this one holds or waits for a flock on filesystem `device` (as of
   /// current()): when none does, no lock file there has a direct holder to look for.
   bool others_lock_on(dev_t device);
 
  private:
+  void install(std::shared_ptr<const std::vector<ProcLock>> locks) PBS_REQUIRES(mutex_);
+
   Mutex mutex_;
   std::chrono::steady_clock::time_point read_at_ PBS_GUARDED_BY(mutex_);
   std::shared_ptr<const std::vector<ProcLock>> locks_ PBS_GUARDED_BY(mutex_) =

@@ -71,7 +71,7 @@ std::vector<std::string> MountTree::child_namespaces(const Node& ns_root) {
 }
 
 Result<bool> MountTree::exists(const Node& node) {
-  if (node.kind == NodeKind::kRoot || node.kind == NodeKind::kStatusFile) return true;
+  if (node.kind == NodeKind::kRoot || node.is_control_file()) return true;
   auto store = stores_.find(node.store);
   if (!store) return false;
   Node ns_root = with_kind(node, node.ns.is_root() ? NodeKind::kStore : NodeKind::kNamespace);
@@ -116,8 +116,8 @@ Result<Node> MountTree::child(const Node& parent, std::string_view name) {
   bool valid = false;
   switch (parent.kind) {
     case NodeKind::kRoot:
-      if (name == kStatusFileName) {
-        node.kind = NodeKind::kStatusFile;
+      if (name == kStatusFileName || name == kEventsFileName) {
+        node.kind = name == kStatusFileName ? NodeKind::kStatusFile : NodeKind::kEventsFile;
         valid = true;
       } else {
         node.kind = NodeKind::kStore;
@@ -196,6 +196,7 @@ Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node
   switch (dir.kind) {
     case NodeKind::kRoot: {
       add(std::string(kStatusFileName), NodeKind::kStatusFile, [](Node&) {});
+      add(std::string(kEventsFileName), NodeKind::kEventsFile, [](Node&) {});
       for (const auto& store : *stores_.current()) {
         add(store.name(), NodeKind::kStore, [&](Node& n) { n.store = store.name(); });
       }

@@ -11,6 +11,7 @@ bool Node::is_directory() const {
     case NodeKind::kSnapshot:
     case NodeKind::kManifest:
     case NodeKind::kStatusFile:
+    case NodeKind::kEventsFile:
       return false;
     default:
       return true;
@@ -35,6 +36,7 @@ LockObject Node::lock_object() const {
 std::string Node::mount_path() const {
   if (kind == NodeKind::kRoot) return "";
   if (kind == NodeKind::kStatusFile) return std::string(kStatusFileName);
+  if (kind == NodeKind::kEventsFile) return std::string(kEventsFileName);
   if (is_lock()) return pbs::mount_path(lock_object());
   std::string out = namespace_mount_path(store, ns);
   switch (kind) {

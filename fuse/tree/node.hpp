@@ -30,10 +30,13 @@ enum class NodeKind {
   kSnapshot,
   kManifest,
   kStatusFile,
+  kEventsFile,
 };
 
 /// The file at the mount root that takes no lock (version and counters; the FUSE floor).
 inline constexpr std::string_view kStatusFileName = ".pbs-lockfs";
+/// The file at the mount root with the history of lock events, one JSON object per line.
+inline constexpr std::string_view kEventsFileName = ".pbs-lockfs-events";
 
 struct Node {
   NodeKind kind = NodeKind::kRoot;
@@ -46,6 +49,10 @@ struct Node {
   bool is_directory() const;
   /// Group lock, snapshot or manifest: a node whose open takes a lock.
   bool is_lock() const;
+  /// A file of the mount root that takes no lock: the status file or the events file.
+  bool is_control_file() const {
+    return kind == NodeKind::kStatusFile || kind == NodeKind::kEventsFile;
+  }
   /// A directory whose children are named after the namespace's contents (store or namespace).
   bool is_namespace_root() const {
     return kind == NodeKind::kStore || kind == NodeKind::kNamespace;

@@ -107,12 +107,21 @@ Result<void> apply_mount_option(Options& options, std::string_view option) {
       return bad("max_threads must be a whole number from 2 to 256");
     }
     options.max_threads = n;
-  } else if (key == "open_locks" || key == "public_listing") {
+  } else if (key == "history_events") {
+    std::size_t n = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || end != value.data() + value.size() || n > 10000000) {
+      return bad("history_events must be a whole number from 0 to 10000000");
+    }
+    options.history_events = n;
+  } else if (key == "open_locks" || key == "public_listing" || key == "watch") {
     bool flag = false;
     if (!parse_bool(has_value ? value : "yes", flag)) {
       return bad(std::string(key) + " must be yes or no");
     }
-    (key == "open_locks" ? options.open_locks : options.public_listing) = flag;
+    (key == "open_locks"       ? options.open_locks
+     : key == "public_listing" ? options.public_listing
+                               : options.watch) = flag;
   } else if (key == "debug") {
     options.debug = true;
   } else if (key == "default_permissions" || key == "allow_root") {
@@ -209,6 +218,11 @@ const char* usage_text() {
          "     max_threads=N       FUSE worker threads (default 16)\n"
          "     max_inodes=N        nodes the kernel may keep looked up (default 49152): bounds\n"
          "                         the daemon's memory however big the datastore\n"
+         "     history_events=N    lock events remembered (default 65536, about 30 MiB at\n"
+         "                         most; 0: none); read with pbs-lockctl history\n"
+         "     watch=no            do not watch the lock tree (stat then shows locks taken\n"
+         "                         outside the mount up to attr_timeout late; no direct\n"
+         "                         holds in the history)\n"
          "     ro, nosuid, nodev, noexec, fsname=, subtype=, ... generic mount options\n";
 }
 

@@ -30,6 +30,8 @@ struct Options {
   std::optional<double> stop_grace;    ///< seconds a polite stop serves open handles at most
   bool open_locks = true;              ///< open=lock; off: only flock(2) on nodes locks
   bool public_listing = false;         ///< anybody may list (locking still needs the rights)
+  bool watch = true;                   ///< watch the lock tree (LockTreeMonitor)
+  std::size_t history_events = 65536;  ///< lock events remembered (LockHistory's capacity)
   unsigned max_threads = 16;
   std::vector<std::string> fuse_options;  ///< mount options passed on to libfuse
 };

@@ -1,0 +1,62 @@
+// Counting our own lock file opens; see own_lock_opens.hpp.
+#include "own_lock_opens.hpp"
+
+#include <sys/stat.h>
+
+namespace pbs {
+
+OwnLockOpens& OwnLockOpens::instance() {
+  static OwnLockOpens counts;
+  return counts;
+}
+
+void OwnLockOpens::count(dev_t device, ino_t inode, unsigned opens, unsigned closes) {
+  MutexLock lock(mutex_);
+  Entry& entry = entries_[{device, inode}];
+  entry.counts.opens += opens;
+  entry.counts.closes += closes;
+  entry.updated = std::chrono::steady_clock::now();
+}
+
+OwnLockOpens::Counts OwnLockOpens::take(dev_t device, ino_t inode) {
+  MutexLock lock(mutex_);
+  auto found = entries_.find({device, inode});
+  if (found == entries_.end()) return {};
+  Counts counts = found->second.counts;
+  entries_.erase(found);
+  return counts;
+}
+
+void OwnLockOpens::forget_older_than(std::chrono::steady_clock::duration age) {
+  const auto now = std::chrono::steady_clock::now();
+  MutexLock lock(mutex_);
+  std::erase_if(entries_, [&](const auto& entry) { return now - entry.second.updated > age; });
+}
+
+LockFileFd::LockFileFd(UniqueFd fd) : fd_(std::move(fd)) {
+  struct stat st {};
+  if (fd_ && OwnLockOpens::instance().enabled() && fstat(fd_.get(), &st) == 0) {
+    device_ = st.st_dev;
+    inode_ = st.st_ino;
+    OwnLockOpens::instance().opened(device_, inode_);
+  }
+}
+
+LockFileFd& LockFileFd::operator=(LockFileFd&& other) noexcept {
+  if (this != &other) {
+    reset();
+    fd_ = std::move(other.fd_);
+    device_ = other.device_;
+    inode_ = other.inode_;
+  }
+  return *this;
+}
+
+void LockFileFd::reset() {
+  // Counted before the close: the watcher may read the close event the moment it happens.
+  if (fd_ && inode_ != 0) OwnLockOpens::instance().closed(device_, inode_);
+  fd_.reset();
+  inode_ = 0;
+}
+
+}  // namespace pbs

@@ -1,0 +1,201 @@
+// Recording, completing and logging lock events; see lock_event_recorder.hpp.
+#include "lock_event_recorder.hpp"
+
+#include <sys/uio.h>
+
+#include <spdlog/spdlog.h>
+#include <systemd/sd-journal.h>
+
+#include <cstring>
+
+namespace pbs::fs {
+namespace {
+
+// publish() runs every few milliseconds; beyond this many unwritten lines (a flood of opens
+// with the log far behind) the lines, not the events, are dropped and counted.
+constexpr std::size_t kMaxPending = 100000;
+
+std::string outcome_of(int error) {
+  if (error == 0) return "granted";
+  switch (error) {
+    case EINTR:
+      return "EINTR";
+    case ETIMEDOUT:
+      return "ETIMEDOUT";
+    case EDEADLK:
+      return "EDEADLK";
+    case EBADF:
+      return "EBADF";
+    case EWOULDBLOCK:
+      return "EWOULDBLOCK";
+    default:
+      return "errno " + std::to_string(error);
+  }
+}
+
+// "hold-start", "hold-end", "wait-start", "wait-end", "refused": PBS_LOCK_EVENT= in the journal.
+std::string phase_name(const LockEvent& event, bool ended) {
+  if (event.type == LockEvent::Type::kRefused) return "refused";
+  return std::string(to_string(event.type)) + (ended ? "-end" : "-start");
+}
+
+}  // namespace
+
+LockEvent LockEventRecorder::mount_event(const OpenHandle& handle, LockEvent::Type type,
+                                         LockMode mode, pid_t pid) const {
+  LockEvent event;
+  event.type = type;
+  event.object = handle.request.object;
+  event.mode = mode;
+  event.via_mount = true;
+  event.pid = pid;
+  event.uid = handle.uid;
+  event.start = std::chrono::system_clock::now();
+  return event;
+}
+
+void LockEventRecorder::queue(EventId id, bool ended, ProcessRef process) {
+  MutexLock lock(mutex_);
+  if (pending_.size() >= kMaxPending) {
+    ++unpublished_;
+    return;
+  }
+  pending_.push_back({id, ended, std::move(process)});
+}
+
+void LockEventRecorder::hold_changed(const OpenHandle& handle) {
+  const bool holds = handle.holds();
+  const LockMode mode = handle.held_mode();
+  std::optional<Held> ended;
+  {
+    MutexLock lock(mutex_);
+    auto found = holds_.find(&handle);
+    if (found != holds_.end() && holds && found->second.mode == mode) return;  // unchanged
+    if (found != holds_.end()) {
+      ended = found->second;
+      holds_.erase(found);
+    }
+  }
+  const auto now = std::chrono::system_clock::now();
+  if (ended) {
+    std::string reason;
+    {
+      MutexLock hold(const_cast<OpenHandle&>(handle).mutex);
+      reason = handle.reason;
+    }
+    history_.update(ended->id, [&](LockEvent& e) {
+      e.end = now;
+      e.outcome = holds ? "converted" : "released";
+      e.reason = std::move(reason);
+    });
+    queue(ended->id, true);
+  }
+  if (!holds) return;
+  EventId id = history_.record(
+      mount_event(handle, LockEvent::Type::kHold, mode, handle.opener.pid()));
+  {
+    MutexLock lock(mutex_);
+    holds_[&handle] = {id, mode};
+  }
+  queue(id, false, handle.opener);
+}
+
+LockEventRecorder::EventId LockEventRecorder::wait_started(const OpenHandle& handle,
+                                                          LockMode mode, pid_t requester) {
+  // Not the fast path (the lock is busy): the requester's command is read now, while it runs.
+  LockEvent event = mount_event(handle, LockEvent::Type::kWait, mode, requester);
+  event.command = process_command(requester);
+  EventId id = history_.record(std::move(event));
+  queue(id, false);
+  return id;
+}
+
+void LockEventRecorder::wait_ended(EventId id, int error) {
+  if (id == 0) return;
+  history_.finish(id, std::chrono::system_clock::now(), outcome_of(error));
+  queue(id, true);
+}
+
+void LockEventRecorder::refused(const OpenHandle& handle, LockMode mode, pid_t requester) {
+  LockEvent event = mount_event(handle, LockEvent::Type::kRefused, mode, requester);
+  event.end = event.start;
+  event.outcome = outcome_of(EWOULDBLOCK);
+  event.command = process_command(requester);
+  queue(history_.record(std::move(event)), true);
+}
+
+LockEventRecorder::EventId LockEventRecorder::record(LockEvent event) {
+  const bool ended = event.end.has_value();
+  EventId id = history_.record(std::move(event));
+  queue(id, ended);
+  return id;
+}
+
+void LockEventRecorder::finish(EventId id, LockEvent::Time end, std::string outcome) {
+  history_.finish(id, end, std::move(outcome));
+  queue(id, true);
+}
+
+std::uint64_t LockEventRecorder::unpublished() const {
+  MutexLock lock(mutex_);
+  return unpublished_;
+}
+
+void LockEventRecorder::publish() {
+  MutexLock publishing(publish_mutex_);
+  std::vector<Pending> pending;
+  {
+    MutexLock lock(mutex_);
+    pending.swap(pending_);
+  }
+  for (auto& p : pending) {
+    if (p.process.pid() != 0) {
+      // The mount user's command, while it still runs (a holder that is gone by now shows as
+      // `(exited)`, never as whoever has its pid since).
+      std::string command = p.process.alive() ? process_command(p.process.pid()) : "(exited)";
+      history_.update(p.id, [&](LockEvent& e) {
+        if (e.command.empty()) e.command = command;
+      });
+    }
+    if (auto event = history_.find(p.id)) write_log(*event, p.ended);
+  }
+}
+
+void LockEventRecorder::write_log(const LockEvent& event, bool ended) const {
+  const std::string phase = phase_name(event, ended);
+  const std::string message = "lock event " + phase + ": " + describe_event(event);
+  if (!journal_) {
+    spdlog::info("{}", message);
+    return;
+  }
+  std::vector<std::string> fields{
+      "MESSAGE=" + message,
+      "PRIORITY=6",
+      "SYSLOG_IDENTIFIER=pbs-lockfs",
+      "PBS_LOCK_EVENT=" + phase,
+      "PBS_LOCK_STORE=" + event.object.store,
+      "PBS_LOCK_NS=" + event.object.ns.join('/'),
+      "PBS_LOCK_KIND=" + std::string(to_string(event.object.kind)),
+      "PBS_LOCK_OBJECT=" + (event.object.kind == LockKind::kGroup
+                                ? event.object.group.rpath()
+                                : event.object.snapshot().rpath()),
+      "PBS_LOCK_VIA=" + std::string(event.via_mount ? "mount" : "direct"),
+  };
+  if (event.mode) fields.push_back("PBS_LOCK_MODE=" + std::string(to_string(*event.mode)));
+  if (event.pid != 0) fields.push_back("PBS_LOCK_HOLDER_PID=" + std::to_string(event.pid));
+  if (event.uid != static_cast<uid_t>(-1))
+    fields.push_back("PBS_LOCK_HOLDER_UID=" + std::to_string(event.uid));
+  if (!event.command.empty()) fields.push_back("PBS_LOCK_COMMAND=" + event.command);
+  if (!event.task.empty()) fields.push_back("PBS_LOCK_TASK=" + event.task);
+  if (!event.reason.empty()) fields.push_back("PBS_LOCK_REASON=" + event.reason);
+  if (!event.outcome.empty()) fields.push_back("PBS_LOCK_OUTCOME=" + event.outcome);
+  std::vector<iovec> iov;
+  iov.reserve(fields.size());
+  for (auto& f : fields)
+    iov.push_back({f.data(), f.size()});
+  if (int r = sd_journal_sendv(iov.data(), static_cast<int>(iov.size())); r < 0) {
+    spdlog::info("{}", message);  // the journal refused it: not lost, at least as a line
+  }
+}
+
+}  // namespace pbs::fs

@@ -1,0 +1,74 @@
+// LockEventRecorder: what the daemon remembers and logs about every lock: holds and waits
+// through the mount (exact: the real requester, the outcome), and what the lock tree monitor saw
+// of direct users (holds, waits, refused attempts). Events go into the history ring at once;
+// their log lines (under systemd: journal entries with PBS_LOCK_* fields) are written later by
+// publish() on the monitor's thread, which also looks up the commands of mount holders: a FUSE
+// worker only copies a few fields, it never reads /proc or writes a log line for an event.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "lock_history.hpp"
+#include "mutex.hpp"
+#include "open_handle.hpp"
+
+namespace pbs::fs {
+
+class LockEventRecorder {
+ public:
+  using EventId = LockHistory::EventId;
+  /// `journal`: write log lines as structured journal entries (sd_journal_send) instead of
+  /// through spdlog.
+  LockEventRecorder(std::size_t capacity, bool journal) : history_(capacity), journal_(journal) {}
+
+  const LockHistory& history() const { return history_; }
+
+  // Through the mount; called by the LockManager on whichever thread made the change.
+  /// `handle`'s hold changed (taken, converted, let go): its hold event is started or ended.
+  void hold_changed(const OpenHandle& handle);
+  EventId wait_started(const OpenHandle& handle, LockMode mode, pid_t requester);
+  /// `error`: 0 when granted, else the errno the wait ended with.
+  void wait_ended(EventId id, int error);
+  /// A non-blocking attempt through the mount found the lock busy (EWOULDBLOCK).
+  void refused(const OpenHandle& handle, LockMode mode, pid_t requester);
+
+  // Direct users, from the monitor's thread.
+  EventId record(LockEvent event);
+  void finish(EventId id, LockEvent::Time end, std::string outcome);
+
+  /// Completes the events recorded since the last call (commands of mount users) and writes one
+  /// log line per start and end.
+  void publish();
+  /// Log lines dropped because publish() fell too far behind.
+  std::uint64_t unpublished() const;
+
+ private:
+  struct Pending {
+    EventId id = 0;
+    bool ended = false;
+    ProcessRef process;  ///< the mount user whose command is to be found, if any
+  };
+  struct Held {
+    EventId id = 0;
+    LockMode mode = LockMode::kShared;
+  };
+  LockEvent mount_event(const OpenHandle& handle, LockEvent::Type type, LockMode mode,
+                        pid_t pid) const;
+  void queue(EventId id, bool ended, ProcessRef process = {});
+  void write_log(const LockEvent& event, bool ended) const;
+
+  LockHistory history_;
+  const bool journal_;
+  Mutex publish_mutex_ PBS_ACQUIRED_BEFORE(mutex_);  ///< one publish() at a time
+  mutable Mutex mutex_;
+  std::unordered_map<const OpenHandle*, Held> holds_ PBS_GUARDED_BY(mutex_);
+  std::vector<Pending> pending_ PBS_GUARDED_BY(mutex_);
+  std::uint64_t unpublished_ PBS_GUARDED_BY(mutex_) = 0;
+};
+
+}  // namespace pbs::fs

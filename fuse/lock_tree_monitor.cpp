@@ -1,0 +1,239 @@
+// The lock tree monitor's thread; see lock_tree_monitor.hpp.
+#include "lock_tree_monitor.hpp"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "lock_directory.hpp"
+#include "lock_holders.hpp"
+#include "pbs_tasks.hpp"
+
+namespace pbs::fs {
+namespace {
+
+// Log lines of mount events are written at least this often (and whenever the thread wakes).
+constexpr std::chrono::milliseconds kPublishEvery{50};
+// Our own opens not matched by an inotify event for this long never will be.
+constexpr std::chrono::seconds kOwnOpensKept{2};
+
+DirectLockTracker::Activity activity_of(LockTreeWatch::Event::Kind kind) {
+  switch (kind) {
+    case LockTreeWatch::Event::Kind::kOpened:
+      return DirectLockTracker::Activity::kOpened;
+    case LockTreeWatch::Event::Kind::kClosed:
+      return DirectLockTracker::Activity::kClosed;
+    case LockTreeWatch::Event::Kind::kCreated:
+      return DirectLockTracker::Activity::kCreated;
+    case LockTreeWatch::Event::Kind::kRemoved:
+      break;
+  }
+  return DirectLockTracker::Activity::kRemoved;
+}
+
+std::vector<std::string> split(const std::string& path) {
+  std::vector<std::string> parts;
+  std::size_t begin = 0;
+  for (;;) {
+    auto slash = path.find('/', begin);
+    parts.push_back(path.substr(begin, slash - begin));
+    if (slash == std::string::npos) return parts;
+    begin = slash + 1;
+  }
+}
+
+}  // namespace
+
+Result<void> LockTreeMonitor::start() {
+  auto watch = LockTreeWatch::create(*model_.lock_root);
+  if (!watch) return watch.error();
+  watch_.emplace(std::move(watch.value()));
+  wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  epoll_fd_.reset(epoll_create1(EPOLL_CLOEXEC));
+  if (!wake_fd_ || !epoll_fd_) return sys_error("create", "event descriptors");
+  for (int fd : {watch_->fd(), wake_fd_.get()}) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = fd;
+    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event) != 0)
+      return sys_error("epoll_ctl", "");
+  }
+  OwnLockOpens::instance().enable(true);
+  watch_->watch_tree();
+  watches_ = watch_->watches();
+  root_replacements_ = model_.lock_root->replacements();
+  spdlog::info("watching {} lock directories below {}", watch_->watches(),
+               model_.lock_root->path());
+  running_ = true;
+  thread_ = std::thread([this] { run(); });
+  return {};
+}
+
+void LockTreeMonitor::stop() {
+  if (!running_.exchange(false)) return;
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = write(wake_fd_.get(), &one, sizeof one);
+  thread_.join();
+  recorder_.publish();
+}
+
+std::optional<LockObject> LockTreeMonitor::object_of(const std::string& lock_file) const {
+  auto parts = split(lock_file);
+  if (parts.size() < 2 || parts.size() > 4) return std::nullopt;
+  const std::string& store = parts.front();
+  const std::string& name = parts.back();
+  // `store/name`, `store/ns/name`; `hashed/` names cannot be read back (a namespace may also be
+  // called `hashed`: then the name parses).
+  Namespace ns;
+  if (parts.size() >= 3) {
+    if (parts.size() == 4 || parts[1] == "hashed") {
+      if (parts.size() == 4 || parse_lock_file_name(store, ns, name) == std::nullopt) {
+        // Possibly a namespace named hashed.
+        if (parts.size() == 3) {
+          auto hashed_ns = Namespace::parse("hashed");
+          if (hashed_ns) return parse_lock_file_name(store, *hashed_ns, name);
+        }
+        return std::nullopt;
+      }
+    }
+    std::string components = parts[1];
+    std::replace(components.begin(), components.end(), ':', '/');
+    auto parsed = Namespace::parse(components);
+    if (!parsed) return std::nullopt;
+    ns = std::move(parsed.value());
+  }
+  return parse_lock_file_name(store, ns, name);
+}
+
+void LockTreeMonitor::record(const std::string& lock_file, const LockObject& object,
+                             const DirectLockTracker::Change& change) {
+  using Kind = DirectLockTracker::Change::Kind;
+  const auto now = std::chrono::system_clock::now();
+  const bool wait = change.kind == Kind::kWaitStarted || change.kind == Kind::kWaitEnded;
+  const auto key = std::make_tuple(lock_file, change.pid, wait);
+  if (change.kind == Kind::kHoldEnded || change.kind == Kind::kWaitEnded) {
+    auto found = open_events_.find(key);
+    if (found == open_events_.end()) return;  // began before we watched it
+    recorder_.finish(found->second, now,
+                     change.kind == Kind::kHoldEnded ? "released"
+                     : change.granted               ? "granted"
+                                                    : "gave up waiting");
+    open_events_.erase(found);
+    return;
+  }
+  LockEvent event;
+  event.object = object;
+  event.via_mount = false;
+  event.start = now;
+  if (change.kind == Kind::kRefused) {
+    event.type = LockEvent::Type::kRefused;
+    event.end = now;
+    event.outcome = "refused";
+    event.note =
+        "seen through inotify as an open and close of the lock file while it was held: the pid "
+        "and the mode asked are unknown";
+    if (change.uncertain) event.note += "; every holder was shared, so this may also have been "
+                                        "a shared hold too short to be seen";
+    recorder_.record(std::move(event));
+    return;
+  }
+  event.type = wait ? LockEvent::Type::kWait : LockEvent::Type::kHold;
+  event.mode = change.mode;
+  event.pid = change.pid;
+  ProcessInfo info = process_info(change.pid);
+  event.uid = info.uid;
+  event.command = info.alive ? info.command : "(exited)";
+  if (!wait) {
+    std::vector<LockHolder> holder(1);
+    holder[0].pid = change.pid;
+    match_tasks(holder, read_active_tasks(model_.options.tasks_file), object);
+    event.task = holder[0].task;
+  }
+  open_events_[key] = recorder_.record(std::move(event));
+}
+
+void LockTreeMonitor::recheck(const std::vector<std::string>& lock_files) {
+  if (lock_files.empty()) return;
+  auto locks = read_proc_locks();
+  if (!locks) return;
+  auto shared = std::make_shared<const std::vector<ProcLock>>(std::move(locks.value()));
+  // What getattr reads from now on: a stat after our invalidation must not see an older copy.
+  model_.proc_locks.replace(shared);
+  const pid_t self = getpid();
+  const auto now = DirectLockTracker::Clock::now();
+  for (const auto& lock_file : lock_files) {
+    std::optional<std::pair<dev_t, ino_t>> identity;
+    struct stat st {};
+    if (fstatat(model_.lock_root->fd(), lock_file.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISREG(st.st_mode)) {
+      identity = std::make_pair(st.st_dev, st.st_ino);
+    }
+    OwnLockOpens::Counts own;
+    if (identity) own = OwnLockOpens::instance().take(identity->first, identity->second);
+    if (auto previous = tracker_.identity(lock_file); previous && previous != identity) {
+      auto more = OwnLockOpens::instance().take(previous->first, previous->second);
+      own.opens += more.opens;
+      own.closes += more.closes;
+    }
+    std::vector<LockMode> mount_holds;
+    for (const auto& h : model_.locks->handles(lock_file)) {
+      if (h->holds()) mount_holds.push_back(h->held_mode());
+    }
+    auto update = tracker_.update(lock_file, identity, *shared, self, own, mount_holds, now);
+    if (!update.state_changed && update.changes.empty()) continue;
+    auto object = object_of(lock_file);
+    if (!object) continue;
+    if (update.state_changed) listener_.changed(*object);
+    for (const auto& change : update.changes)
+      record(lock_file, *object, change);
+  }
+  tracked_ = tracker_.tracked();
+}
+
+void LockTreeMonitor::run() {
+  auto last_publish = std::chrono::steady_clock::now();
+  auto last_forget = last_publish;
+  while (running_) {
+    auto now = std::chrono::steady_clock::now();
+    auto due = std::min(tracker_.next_due(), last_publish + kPublishEvery);
+    auto wait = std::chrono::ceil<std::chrono::milliseconds>(due - now);
+    int timeout_ms = static_cast<int>(std::max<long>(0, wait.count()));
+    epoll_event events[2];
+    int n = epoll_wait(epoll_fd_.get(), events, 2, timeout_ms);
+    bool overflowed = false;
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.fd != watch_->fd()) continue;  // the wake-up: running_ is checked
+      now = std::chrono::steady_clock::now();
+      for (auto& event : watch_->read(overflowed)) {
+        tracker_.activity(event.directory + "/" + event.name, activity_of(event.kind), now);
+      }
+    }
+    if (model_.lock_root->replacements() != root_replacements_ || overflowed) {
+      // Replaced lock root, or events lost: watch again from the top.
+      root_replacements_ = model_.lock_root->replacements();
+      if (overflowed) spdlog::warn("inotify queue overflowed: watching the lock tree again");
+      watch_->watch_tree();
+      watches_ = watch_->watches();
+    }
+    now = std::chrono::steady_clock::now();
+    recheck(tracker_.due(now));
+    if (now - last_publish >= kPublishEvery) {
+      recorder_.publish();
+      last_publish = now;
+    }
+    if (now - last_forget >= kOwnOpensKept) {
+      OwnLockOpens::instance().forget_older_than(kOwnOpensKept);
+      tracker_.forget_debts(now, kOwnOpensKept);
+      tracked_ = tracker_.tracked();
+      last_forget = now;
+    }
+  }
+}
+
+}  // namespace pbs::fs

@@ -1,0 +1,69 @@
+// LockTreeMonitor: the daemon's eyes on the whole lock root. One thread watches every lock
+// directory (LockTreeWatch), re-reads /proc/locks when a lock file shows activity (never by
+// polling everything), keeps the live model of direct holders (DirectLockTracker), and for each
+// change: makes the kernel forget the node's cached attributes (so a single `stat` shows a lock
+// PBS or flock(1) took or released within milliseconds, not attr_timeout), and records the
+// direct hold, wait or refused attempt in the history. It also publishes the recorder's events
+// (log lines, journal entries) off the FUSE workers.
+//
+// Limits: a holder that only calls flock(LOCK_UN) without closing raises no event (it shows
+// after attr_timeout); lock files with hashed names (escaped names of 255 bytes and more) are
+// recorded but their node is refreshed by attr_timeout; holds taken before the daemon started
+// are recorded from the first activity on their file.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <tuple>
+
+#include "direct_lock_tracker.hpp"
+#include "lock_event_recorder.hpp"
+#include "lock_manager.hpp"
+#include "lock_tree_watch.hpp"
+#include "mount_model.hpp"
+#include "unique_fd.hpp"
+
+namespace pbs::fs {
+
+class LockTreeMonitor {
+ public:
+  LockTreeMonitor(MountModel& model, LockEventRecorder& recorder, LockChangeListener& listener)
+      : model_(model), recorder_(recorder), listener_(listener) {}
+  ~LockTreeMonitor() { stop(); }
+
+  /// Watches the lock tree and starts the thread. Without inotify (an error) the daemon runs
+  /// as before the monitor existed: the caller logs it and goes on.
+  Result<void> start();
+  void stop();
+
+  std::size_t watches() const { return watches_.load(); }
+  std::size_t tracked() const { return tracked_.load(); }
+
+ private:
+  void run();
+  void recheck(const std::vector<std::string>& lock_files);
+  void record(const std::string& lock_file, const LockObject& object,
+              const DirectLockTracker::Change& change);
+  /// The object whose lock file is `lock_file` (below the lock root), when its name says it.
+  std::optional<LockObject> object_of(const std::string& lock_file) const;
+
+  MountModel& model_;
+  LockEventRecorder& recorder_;
+  LockChangeListener& listener_;
+  std::optional<LockTreeWatch> watch_;
+  DirectLockTracker tracker_;  ///< the monitor thread's alone
+  /// Open direct holds and waits, by (lock file, pid, is a wait): their event in the history.
+  std::map<std::tuple<std::string, pid_t, bool>, LockEventRecorder::EventId> open_events_;
+  unsigned root_replacements_ = 0;
+  UniqueFd wake_fd_;
+  UniqueFd epoll_fd_;
+  std::atomic<bool> running_{false};
+  std::atomic<std::size_t> watches_{0};
+  std::atomic<std::size_t> tracked_{0};
+  std::thread thread_;
+};
+
+}  // namespace pbs::fs
