@@ -65,6 +65,7 @@ Result<void> LockTreeMonitor::start() {
       return sys_error("epoll_ctl", "");
   }
   OwnLockOpens::instance().enable(true);
+  model_.proc_locks.watch_activity(&activity_, watch_->fd());
   watch_->watch_tree();
   watches_ = watch_->watches();
   root_replacements_ = model_.lock_root->replacements();
@@ -80,6 +81,7 @@ void LockTreeMonitor::stop() {
   std::uint64_t one = 1;
   [[maybe_unused]] auto n = write(wake_fd_.get(), &one, sizeof one);
   thread_.join();
+  model_.proc_locks.watch_activity(nullptr, -1);
   recorder_.publish();
 }
 
@@ -160,11 +162,13 @@ void LockTreeMonitor::record(const std::string& lock_file, const LockObject& obj
 
 void LockTreeMonitor::recheck(const std::vector<std::string>& lock_files) {
   if (lock_files.empty()) return;
+  const std::uint64_t generation = activity_.load();
+  const auto read_at = std::chrono::steady_clock::now();
   auto locks = read_proc_locks();
   if (!locks) return;
   auto shared = std::make_shared<const std::vector<ProcLock>>(std::move(locks.value()));
   // What getattr reads from now on: a stat after our invalidation must not see an older copy.
-  model_.proc_locks.replace(shared);
+  model_.proc_locks.replace(shared, generation, read_at);
   const pid_t self = getpid();
   const auto now = DirectLockTracker::Clock::now();
   for (const auto& lock_file : lock_files) {
@@ -209,6 +213,8 @@ void LockTreeMonitor::run() {
     bool overflowed = false;
     for (int i = 0; i < n; ++i) {
       if (events[i].data.fd != watch_->fd()) continue;  // the wake-up: running_ is checked
+      // Before the events are read: a /proc/locks copy from before them is stale from now on.
+      ++activity_;
       now = std::chrono::steady_clock::now();
       for (auto& event : watch_->read(overflowed)) {
         tracker_.activity(event.directory + "/" + event.name, activity_of(event.kind), now);

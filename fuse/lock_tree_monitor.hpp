@@ -62,6 +62,8 @@ class LockTreeMonitor {
   UniqueFd epoll_fd_;
   std::atomic<bool> running_{false};
   std::atomic<std::size_t> watches_{0};
+  /// Changes before each batch of lock tree events is read (ProcLocksSnapshot::watch_activity).
+  std::atomic<std::uint64_t> activity_{0};
   std::atomic<std::size_t> tracked_{0};
   std::thread thread_;
 };

@@ -14,5 +14,7 @@ int usage_error(const std::string& message);
 
 int run_path(const std::vector<std::string>& args);
 int run_list(const std::vector<std::string>& args);
+int run_history(const std::vector<std::string>& args);
+int run_why(const std::vector<std::string>& args);
 
 }  // namespace pbs::lockctl

@@ -29,7 +29,15 @@ constexpr const char kUsage[] =
     "  list [--lock-root DIR] [--store NAME] [--ns A/B] [--json] [--tasks-file FILE]\n"
     "       [--config DATASTORE_CFG]\n"
     "      every held lock: store, namespace, object, mode, holder, since, how held, PBS task\n"
-    "      (holders through any pbs-lockfs mount are shown as the real requesters)\n";
+    "      (holders through any pbs-lockfs mount are shown as the real requesters)\n"
+    "  history [--mount MNT] [--store NAME] [--ns A/B] [--since TIME] [--until TIME]\n"
+    "          [--at TIME] [--json] [[STORE:]TYPE/ID[/TIME]]\n"
+    "      lock events the running daemon remembers: holds (who, from when to when, why),\n"
+    "      waits through the mount and how they ended, refused attempts; TIME as 02:13,\n"
+    "      \"2026-12-02 02:13\", 2026-12-02T01:13:00Z or -2h (MNT default /run/pbs-locks)\n"
+    "  why [--mount MNT] [--ns A/B] STORE:TYPE/ID[/TIME] [--manifest]\n"
+    "      why a lock is busy now: its holders and since when, their reason and PBS task, who\n"
+    "      waits through the mount, and the attempts refused in the last hour\n";
 
 }  // namespace
 
@@ -51,5 +59,7 @@ int main(int argc, char** argv) {
   }
   if (command == "path") return pbs::lockctl::run_path(args);
   if (command == "list") return pbs::lockctl::run_list(args);
+  if (command == "history") return pbs::lockctl::run_history(args);
+  if (command == "why") return pbs::lockctl::run_why(args);
   return pbs::lockctl::usage_error("unknown command '" + command + "' (try --help)");
 }

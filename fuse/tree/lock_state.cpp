@@ -2,6 +2,7 @@
 #include "lock_state.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,7 +25,9 @@ const char* NodeLockState::state() const {
 std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current() {
   MutexLock lock(mutex_);
   auto now = std::chrono::steady_clock::now();
-  if (now - read_at_ > kProcLocksMaxAge) {
+  if (now - read_at_ > kProcLocksMaxAge || activity_since_read()) {
+    // The generation before the read: activity during it makes the next caller read again.
+    if (activity_ != nullptr) read_generation_ = activity_->load();
     if (auto locks = read_proc_locks()) {
       install(std::make_shared<const std::vector<ProcLock>>(std::move(locks.value())));
     }
@@ -33,10 +36,20 @@ std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current() {
   return locks_;
 }
 
-void ProcLocksSnapshot::replace(std::shared_ptr<const std::vector<ProcLock>> locks) {
+void ProcLocksSnapshot::replace(std::shared_ptr<const std::vector<ProcLock>> locks,
+                                std::uint64_t generation,
+                                std::chrono::steady_clock::time_point read_at) {
   MutexLock lock(mutex_);
   install(std::move(locks));
-  read_at_ = std::chrono::steady_clock::now();
+  read_at_ = read_at;
+  read_generation_ = generation;
+}
+
+bool ProcLocksSnapshot::activity_since_read() const {
+  if (activity_ == nullptr) return false;
+  if (activity_->load() != read_generation_) return true;
+  pollfd events{inotify_fd_, POLLIN, 0};
+  return poll(&events, 1, 0) > 0;
 }
 
 void ProcLocksSnapshot::install(std::shared_ptr<const std::vector<ProcLock>> locks) {

@@ -5,7 +5,9 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -39,19 +41,36 @@ struct NodeLockState {
 };
 
 /// /proc/locks, read at most once per few milliseconds: one `ls -l` of a large group costs one
-/// pass over it, while any lock taken or released shows in the next listing.
+/// pass over it, while any lock taken or released shows in the next listing. With the lock tree
+/// watched, a copy is also stale as soon as any lock file was opened or closed after it was
+/// read (PBS and flock(1) open the file right before they flock it): a `stat` right after
+/// `flock(1)` took a lock shows it.
 class ProcLocksSnapshot {
  public:
+  /// Lock tree activity, from the lock tree monitor: `generation` changes before it reads each
+  /// batch of events from `inotify_fd` (readable while a batch waits). Set before serving.
+  void watch_activity(const std::atomic<std::uint64_t>* generation, int inotify_fd) {
+    activity_ = generation;
+    inotify_fd_ = inotify_fd;
+  }
   /// Shared and immutable: a stat of one entry does not copy the system's lock list.
   std::shared_ptr<const std::vector<ProcLock>> current();
-  /// Installs a fresh read (the lock tree monitor's, just before it invalidates attributes).
-  void replace(std::shared_ptr<const std::vector<ProcLock>> locks);
+  /// Installs a fresh read (the lock tree monitor's, just before it invalidates attributes),
+  /// started at `read_at` with the activity generation `generation`.
+  void replace(std::shared_ptr<const std::vector<ProcLock>> locks, std::uint64_t generation,
+               std::chrono::steady_clock::time_point read_at);
   /// Whether any process but this one holds or waits for a flock on filesystem `device` (as of
   /// current()): when none does, no lock file there has a direct holder to look for.
   bool others_lock_on(dev_t device);
 
  private:
   void install(std::shared_ptr<const std::vector<ProcLock>> locks) PBS_REQUIRES(mutex_);
+  /// Whether the lock tree showed activity since the copy was read.
+  bool activity_since_read() const PBS_REQUIRES(mutex_);
+
+  const std::atomic<std::uint64_t>* activity_ = nullptr;
+  int inotify_fd_ = -1;
+  std::uint64_t read_generation_ PBS_GUARDED_BY(mutex_) = 0;
 
   Mutex mutex_;
   std::chrono::steady_clock::time_point read_at_ PBS_GUARDED_BY(mutex_);
