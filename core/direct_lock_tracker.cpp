@@ -9,9 +9,10 @@ namespace {
 
 // After the last activity on a file: re-checks then, to see flocks that raise no event and
 // closes whose lock the kernel lets go just after reporting them.
-constexpr std::array<std::chrono::milliseconds, 4> kRecheckAfter{
-    std::chrono::milliseconds(3), std::chrono::milliseconds(15), std::chrono::milliseconds(60),
-    std::chrono::milliseconds(250)};
+// Dense at first: a `stat` must show the change within 50 ms even on a loaded machine.
+constexpr std::array<std::chrono::milliseconds, 6> kRecheckAfter{
+    std::chrono::milliseconds(3),  std::chrono::milliseconds(10),  std::chrono::milliseconds(20),
+    std::chrono::milliseconds(35), std::chrono::milliseconds(100), std::chrono::milliseconds(250)};
 
 }  // namespace
 
@@ -48,15 +49,16 @@ std::optional<std::pair<dev_t, ino_t>> DirectLockTracker::identity(
   return found->second.identity;
 }
 
-DirectLockTracker::Update DirectLockTracker::update(
-    const std::string& lock_file, std::optional<std::pair<dev_t, ino_t>> identity,
-    const std::vector<ProcLock>& locks, pid_t self, OwnLockOpens::Counts own,
-    const std::vector<LockMode>& mount_holds, Clock::time_point now) {
+DirectLockTracker::Update DirectLockTracker::update(const std::string& lock_file,
+                                                    std::optional<std::pair<dev_t, ino_t>> identity,
+                                                    const std::vector<ProcLock>& locks, pid_t self,
+                                                    OwnLockOpens::Counts own,
+                                                    const std::vector<LockMode>& mount_holds,
+                                                    Clock::time_point now) {
   Update out;
   File& file = files_[lock_file];
   // Steps already due are done; a check called early (an event just before) counts as the next.
-  while (file.step < kRecheckAfter.size() &&
-         file.last_activity + kRecheckAfter[file.step] <= now) {
+  while (file.step < kRecheckAfter.size() && file.last_activity + kRecheckAfter[file.step] <= now) {
     ++file.step;
   }
   file.closes -= own.closes;
@@ -75,8 +77,8 @@ DirectLockTracker::Update DirectLockTracker::update(
   const bool same_file = identity == file.identity;
   const auto before = same_file ? file.direct : std::map<pid_t, Seen>{};
 
-  bool held_exclusive = std::find(mount_holds.begin(), mount_holds.end(), LockMode::kExclusive) !=
-                        mount_holds.end();
+  bool held_exclusive =
+      std::find(mount_holds.begin(), mount_holds.end(), LockMode::kExclusive) != mount_holds.end();
   bool held = !mount_holds.empty();
   long explained = 0;  // closes accounted for by a hold or wait that ended
   for (const auto& [pid, was] : before) {
@@ -98,15 +100,13 @@ DirectLockTracker::Update DirectLockTracker::update(
       continue;
     }
     ++explained;
-    out.changes.push_back(
-        {was.waiting ? Change::Kind::kWaitEnded : Change::Kind::kHoldEnded, pid, was.mode,
-         false, false});
+    out.changes.push_back({was.waiting ? Change::Kind::kWaitEnded : Change::Kind::kHoldEnded, pid,
+                           was.mode, false, false});
   }
   for (const auto& [pid, is] : now_seen) {
     if (before.count(pid) != 0) continue;
-    out.changes.push_back(
-        {is.waiting ? Change::Kind::kWaitStarted : Change::Kind::kHoldStarted, pid, is.mode,
-         false, false});
+    out.changes.push_back({is.waiting ? Change::Kind::kWaitStarted : Change::Kind::kHoldStarted,
+                           pid, is.mode, false, false});
     if (!is.waiting) held = true, held_exclusive |= is.mode == LockMode::kExclusive;
   }
   // Closes by others that ended no hold and no wait we saw, while somebody held the file.
@@ -127,10 +127,9 @@ DirectLockTracker::Update DirectLockTracker::update(
     file.owed_since = {};
   }
 
-  out.state_changed = !same_file || std::any_of(out.changes.begin(), out.changes.end(),
-                                                [](const Change& c) {
-                                                  return c.kind != Change::Kind::kRefused;
-                                                });
+  out.state_changed =
+      !same_file || std::any_of(out.changes.begin(), out.changes.end(),
+                                [](const Change& c) { return c.kind != Change::Kind::kRefused; });
   file.identity = identity;
   file.direct = std::move(now_seen);
   if (file.direct.empty() && file.step >= kRecheckAfter.size() && file.closes == 0)
@@ -142,8 +141,7 @@ void DirectLockTracker::forget_debts(Clock::time_point now, Clock::duration age)
   for (auto it = files_.begin(); it != files_.end();) {
     File& file = it->second;
     if (file.closes < 0 && now - file.owed_since > age) file.closes = 0;
-    const bool idle =
-        file.closes == 0 && file.direct.empty() && file.step >= kRecheckAfter.size();
+    const bool idle = file.closes == 0 && file.direct.empty() && file.step >= kRecheckAfter.size();
     it = idle ? files_.erase(it) : std::next(it);
   }
 }

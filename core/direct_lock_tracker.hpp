@@ -4,9 +4,9 @@
 // Driven from outside: activity() for each inotify event on a lock file (an open, a close, a
 // create, a removal), then update() for each file that due() names, with a fresh /proc/locks.
 // flock(2) raises no inotify event, and the kernel reports a close before it lets go of the
-// close's lock, so one event is followed by several re-checks: 3, 15, 60 and 250 ms after the
-// last activity on that file. A file stays tracked while it has direct holders or waiters or a
-// re-check pending; the rest is forgotten (memory follows the busy lock files, not the tree).
+// close's lock, so one event is followed by several re-checks: 3, 10, 20, 35, 100 and 250 ms
+// after the last activity on that file. A file stays tracked while it has direct holders or waiters
+// or a re-check pending; the rest is forgotten (memory follows the busy lock files, not the tree).
 //
 // A refused direct attempt (PBS's LOCK_NB try, which never shows in /proc/locks) is a close by
 // another process that neither ended a hold nor a wait, while the file was held: counted from

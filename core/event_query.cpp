@@ -11,7 +11,8 @@ bool EventQuery::matches(const LockEvent& e) const {
   if (ns && !(e.object.ns == *ns)) return false;
   if (object) {
     const std::string group = e.object.group.rpath();
-    const std::string mine = e.object.kind == LockKind::kGroup ? group : e.object.snapshot().rpath();
+    const std::string mine =
+        e.object.kind == LockKind::kGroup ? group : e.object.snapshot().rpath();
     if (*object != mine && *object != group) return false;
   }
   if (until && e.start > *until) return false;
@@ -66,8 +67,8 @@ Result<LockEvent::Time> parse_admin_time(std::string_view text, LockEvent::Time 
     return Error{EINVAL, "not a time: '" + s + "'"};
   }
   bool date = false;
-  for (const char* format : {"%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
-                             "%Y-%m-%dT%H:%M", "%Y-%m-%d"}) {
+  for (const char* format :
+       {"%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d"}) {
     tm = {};
     if (whole(s, format, tm)) {
       date = true;
@@ -82,8 +83,9 @@ Result<LockEvent::Time> parse_admin_time(std::string_view text, LockEvent::Time 
       time_only = true;
     }
     if (!time_only) {
-      return Error{EINVAL, "not a time: '" + s +
-                               "' (try 02:13, \"2026-12-02 02:13\", 2026-12-02T01:13:00Z, -2h, now)"};
+      return Error{EINVAL,
+                   "not a time: '" + s +
+                       "' (try 02:13, \"2026-12-02 02:13\", 2026-12-02T01:13:00Z, -2h, now)"};
     }
     tm.tm_year = today.tm_year;
     tm.tm_mon = today.tm_mon;

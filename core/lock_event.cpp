@@ -102,8 +102,9 @@ std::optional<LockEvent> parse_event_json(std::string_view line) {
     auto ns = Namespace::parse(j.at("ns").get<std::string>());
     if (!type || !kind || !ns) return std::nullopt;
     e.type = *type;
-    auto object = LockObject::parse(j.at("store").get<std::string>(), std::move(ns.value()),
-                                    j.at("object").get<std::string>(), *kind == LockKind::kManifest);
+    auto object =
+        LockObject::parse(j.at("store").get<std::string>(), std::move(ns.value()),
+                          j.at("object").get<std::string>(), *kind == LockKind::kManifest);
     if (!object || object->kind != *kind) return std::nullopt;
     e.object = std::move(object.value());
     if (!j.at("mode").is_null()) {

@@ -129,8 +129,12 @@ ProcessInfo process_info(pid_t pid) {
   std::getline(comm, info.command);
   if (info.command.empty()) info.command = "?";
   // Field 22 of /proc/<pid>/stat: start time in clock ticks since boot.
+  // One line. Read with getline, never with istreambuf_iterator: a process that exits while it
+  // is read makes read() fail with ESRCH, which libstdc++ throws past an iterator (it ended the
+  // daemon once) but turns into a failed stream for getline.
   std::ifstream stat(base + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::string text;
+  std::getline(stat, text);
   auto paren = text.rfind(')');
   if (paren != std::string::npos) {
     std::istringstream fields(text.substr(paren + 2));

@@ -91,8 +91,8 @@ void LockEventRecorder::hold_changed(const OpenHandle& handle) {
     queue(ended->id, true);
   }
   if (!holds) return;
-  EventId id = history_.record(
-      mount_event(handle, LockEvent::Type::kHold, mode, handle.opener.pid()));
+  EventId id =
+      history_.record(mount_event(handle, LockEvent::Type::kHold, mode, handle.opener.pid()));
   {
     MutexLock lock(mutex_);
     holds_[&handle] = {id, mode};
@@ -100,8 +100,8 @@ void LockEventRecorder::hold_changed(const OpenHandle& handle) {
   queue(id, false, handle.opener);
 }
 
-LockEventRecorder::EventId LockEventRecorder::wait_started(const OpenHandle& handle,
-                                                          LockMode mode, pid_t requester) {
+LockEventRecorder::EventId LockEventRecorder::wait_started(const OpenHandle& handle, LockMode mode,
+                                                           pid_t requester) {
   // Not the fast path (the lock is busy): the requester's command is read now, while it runs.
   LockEvent event = mount_event(handle, LockEvent::Type::kWait, mode, requester);
   event.command = process_command(requester);

@@ -124,8 +124,8 @@ void LockTreeMonitor::record(const std::string& lock_file, const LockObject& obj
     if (found == open_events_.end()) return;  // began before we watched it
     recorder_.finish(found->second, now,
                      change.kind == Kind::kHoldEnded ? "released"
-                     : change.granted               ? "granted"
-                                                    : "gave up waiting");
+                     : change.granted                ? "granted"
+                                                     : "gave up waiting");
     open_events_.erase(found);
     return;
   }
@@ -140,8 +140,10 @@ void LockTreeMonitor::record(const std::string& lock_file, const LockObject& obj
     event.note =
         "seen through inotify as an open and close of the lock file while it was held: the pid "
         "and the mode asked are unknown";
-    if (change.uncertain) event.note += "; every holder was shared, so this may also have been "
-                                        "a shared hold too short to be seen";
+    if (change.uncertain)
+      event.note +=
+          "; every holder was shared, so this may also have been "
+          "a shared hold too short to be seen";
     recorder_.record(std::move(event));
     return;
   }
@@ -201,6 +203,21 @@ void LockTreeMonitor::recheck(const std::vector<std::string>& lock_files) {
 }
 
 void LockTreeMonitor::run() {
+  // What the monitor does is inspection: a failure in it must never end the daemon (and the
+  // locks it holds). It logs, stops watching, and the daemon serves as with watch=no.
+  try {
+    watch_and_record();
+  } catch (const std::exception& e) {
+    spdlog::error(
+        "the lock tree monitor stopped: {}; locks taken outside the mount now show "
+        "after attr_timeout, and the history has only the mount's own",
+        e.what());
+  }
+  model_.proc_locks.watch_activity(nullptr, -1);
+  OwnLockOpens::instance().enable(false);
+}
+
+void LockTreeMonitor::watch_and_record() {
   auto last_publish = std::chrono::steady_clock::now();
   auto last_forget = last_publish;
   while (running_) {

@@ -44,6 +44,7 @@ class LockTreeMonitor {
 
  private:
   void run();
+  void watch_and_record();
   void recheck(const std::vector<std::string>& lock_files);
   void record(const std::string& lock_file, const LockObject& object,
               const DirectLockTracker::Change& change);

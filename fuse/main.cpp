@@ -14,9 +14,9 @@
 #include <cstring>
 
 #include "attribute_invalidator.hpp"
-#include "lock_tree_monitor.hpp"
 #include "filesystem.hpp"
 #include "inode_trimmer.hpp"
+#include "lock_tree_monitor.hpp"
 #include "logging.hpp"
 #include "mount_holders_service.hpp"
 #include "mount_monitor.hpp"
@@ -72,9 +72,10 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
   LockTreeMonitor monitor(fs, *fs.events, invalidator);
   if (fs.options.watch) {
     if (auto ok = monitor.start(); !ok) {
-      spdlog::warn("not watching the lock tree ({}): locks taken outside the mount show after "
-                   "attr_timeout, and the history has only the mount's own",
-                   ok.error().message);
+      spdlog::warn(
+          "not watching the lock tree ({}): locks taken outside the mount show after "
+          "attr_timeout, and the history has only the mount's own",
+          ok.error().message);
     } else {
       fs.monitor = &monitor;
     }

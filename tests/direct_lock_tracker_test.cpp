@@ -21,8 +21,7 @@ ProcLock lock_by(pid_t pid, bool exclusive, bool waiting = false) {
 
 class TrackerTest : public ::testing::Test {
  protected:
-  DirectLockTracker::Update look(const std::vector<ProcLock>& locks,
-                                 OwnLockOpens::Counts own = {},
+  DirectLockTracker::Update look(const std::vector<ProcLock>& locks, OwnLockOpens::Counts own = {},
                                  const std::vector<LockMode>& mount = {}) {
     return tracker_.update(kFile, kIdentity, locks, kSelf, own, mount, now_);
   }
@@ -42,7 +41,7 @@ TEST_F(TrackerTest, ReChecksAfterActivityAtFixedStepsThenForgetsAQuietFile) {
       tracker_.update(kFile, kIdentity, {}, kSelf, {}, {}, at);
     }
   }
-  EXPECT_EQ(due_after, (std::vector<long>{3, 15, 60, 250}));
+  EXPECT_EQ(due_after, (std::vector<long>{3, 10, 20, 35, 100, 250}));
   EXPECT_EQ(tracker_.tracked(), 0u);
   EXPECT_EQ(tracker_.next_due(), DirectLockTracker::Clock::time_point::max());
 }

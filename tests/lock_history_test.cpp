@@ -55,7 +55,8 @@ TEST(LockHistory, ZeroCapacityRemembersNothing) {
 }
 
 TEST(LockEventJson, RoundTripsEveryField) {
-  LockEvent e = hold_of("vm/100/2026-12-02T02:00:00Z", parse_event_time("2026-12-02T02:13:07.412Z").value());
+  LockEvent e =
+      hold_of("vm/100/2026-12-02T02:00:00Z", parse_event_time("2026-12-02T02:13:07.412Z").value());
   e.object = LockObject::parse("store1", Namespace::parse("prod/a").value(),
                                "vm/100/2026-12-02T02:00:00Z", true)
                  .value();

@@ -18,9 +18,9 @@ using Kind = LockTreeWatch::Event::Kind;
 class LockTreeWatchTest : public LockTreeTest {
  protected:
   // Events read within a second until `done` says enough.
-  std::vector<LockTreeWatch::Event> read_until(LockTreeWatch& watch,
-                                               const std::function<bool(
-                                                   const std::vector<LockTreeWatch::Event>&)>& done) {
+  std::vector<LockTreeWatch::Event> read_until(
+      LockTreeWatch& watch,
+      const std::function<bool(const std::vector<LockTreeWatch::Event>&)>& done) {
     std::vector<LockTreeWatch::Event> all;
     for (int i = 0; i < 100 && !done(all); ++i) {
       bool overflowed = false;
@@ -50,9 +50,8 @@ TEST_F(LockTreeWatchTest, ReportsOpensAndClosesInNewAndOldDirectoriesWithOneWatc
   int fd = open((root_path_ + "/store1/vm-100").c_str(), O_RDONLY);
   ASSERT_GE(fd, 0);
   close(fd);
-  auto events = read_until(*watch, [](const auto& e) {
-    return has(e, Kind::kClosed, "store1", "vm-100");
-  });
+  auto events =
+      read_until(*watch, [](const auto& e) { return has(e, Kind::kClosed, "store1", "vm-100"); });
   EXPECT_TRUE(has(events, Kind::kCreated, "store1", "vm-100"));
   EXPECT_TRUE(has(events, Kind::kOpened, "store1", "vm-100"));
   EXPECT_TRUE(has(events, Kind::kClosed, "store1", "vm-100"));
@@ -64,9 +63,8 @@ TEST_F(LockTreeWatchTest, ReportsOpensAndClosesInNewAndOldDirectoriesWithOneWatc
   read_until(*watch, [&](const auto&) { return watch->watches() == 6u; });
   EXPECT_EQ(watch->watches(), 6u);
   write_file(root_path_ + "/store2/prod/ct-200", "x");
-  events = read_until(*watch, [](const auto& e) {
-    return has(e, Kind::kClosed, "store2/prod", "ct-200");
-  });
+  events = read_until(*watch,
+                      [](const auto& e) { return has(e, Kind::kClosed, "store2/prod", "ct-200"); });
   EXPECT_TRUE(has(events, Kind::kClosed, "store2/prod", "ct-200"));
   EXPECT_FALSE(watch->limited());
 }

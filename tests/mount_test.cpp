@@ -398,9 +398,12 @@ TEST(ConfigReload, SigusrOneRereadsAnEditThatStatCannotSee) {
   timespec times[2] = {before.st_atim, before.st_mtim};
   ASSERT_EQ(utimensat(AT_FDCWD, config.c_str(), times, 0), 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  EXPECT_EQ(list(dir / "mnt"), (Names{".pbs-lockfs", ".pbs-lockfs-events", "alpha"}));  // not seen without a reload
+  EXPECT_EQ(list(dir / "mnt"),
+            (Names{".pbs-lockfs", ".pbs-lockfs-events", "alpha"}));  // not seen without a reload
   ASSERT_EQ(kill(daemon.monitor_pid(), SIGUSR1), 0);
-  EXPECT_TRUE(eventually([&] { return list(dir / "mnt") == Names{".pbs-lockfs", ".pbs-lockfs-events", "omega"}; }));
+  EXPECT_TRUE(eventually([&] {
+    return list(dir / "mnt") == Names{".pbs-lockfs", ".pbs-lockfs-events", "omega"};
+  }));
   EXPECT_TRUE(std::filesystem::is_directory(dir / "mnt/omega/vm/1"));
   EXPECT_NE(daemon.log().find("reload: re-reading"), std::string::npos) << daemon.log();
   EXPECT_EQ(daemon.stop(), 0) << daemon.log();  // the daemon survived the signal

@@ -52,8 +52,7 @@ std::string who(const LockEvent& e) {
 // One line: `02:13:07-02:14:00 hold exclusive direct store1:vm/100/… pid 812 proxmox-backup-p…`.
 std::string event_line(const LockEvent& e) {
   std::string out = local_time(e.start);
-  if (e.type != LockEvent::Type::kRefused)
-    out += e.end ? " - " + local_time(*e.end) : " - (now)";
+  if (e.type != LockEvent::Type::kRefused) out += e.end ? " - " + local_time(*e.end) : " - (now)";
   out += "  " + std::string(to_string(e.type));
   out += " " + std::string(e.mode ? to_string(*e.mode) : "?");
   out += " " + std::string(e.via_mount ? "mount" : "direct");
@@ -118,8 +117,8 @@ std::optional<std::string> parse_common(const std::vector<std::string>& args, Co
       out.query.store = object.substr(0, colon);
       object.erase(0, colon + 1);
     }
-    auto parsed = LockObject::parse(out.query.store.value_or("store"), out.query.ns.value_or(Namespace()),
-                                    object, false);
+    auto parsed = LockObject::parse(out.query.store.value_or("store"),
+                                    out.query.ns.value_or(Namespace()), object, false);
     if (!parsed) return parsed.error().message;
     out.query.object = object;
   }
@@ -171,7 +170,8 @@ int run_why(const std::vector<std::string>& args) {
   Common c;
   if (auto problem = parse_common(args, c)) return usage_error(*problem);
   if (!c.query.object || !c.query.store) {
-    return usage_error("usage: pbs-lockctl why [--mount MNT] [--ns A/B] STORE:TYPE/ID[/TIME] [--manifest]");
+    return usage_error(
+        "usage: pbs-lockctl why [--mount MNT] [--ns A/B] STORE:TYPE/ID[/TIME] [--manifest]");
   }
   auto object = LockObject::parse(*c.query.store, c.query.ns.value_or(Namespace()), *c.query.object,
                                   c.manifest);
@@ -204,14 +204,17 @@ int run_why(const std::vector<std::string>& args) {
                 holder->uid == static_cast<uid_t>(-1) ? "?" : std::to_string(holder->uid).c_str(),
                 holder->via_mount ? "the mount" : "direct", local_time(holder->since).c_str(),
                 duration_text(now - holder->since).c_str());
-    if (!holder->task.empty()) std::printf("    PBS task: %s\n", escape_controls(holder->task).c_str());
-    if (!holder->reason.empty()) std::printf("    reason: %s\n", quote_text(holder->reason).c_str());
+    if (!holder->task.empty())
+      std::printf("    PBS task: %s\n", escape_controls(holder->task).c_str());
+    if (!holder->reason.empty())
+      std::printf("    reason: %s\n", quote_text(holder->reason).c_str());
   }
   // Waiters through the mount, in queue order; recent refusals.
   EventQuery exact;
   exact.store = object->store;
   exact.ns = object->ns;
-  exact.object = object->kind == LockKind::kGroup ? object->group.rpath() : object->snapshot().rpath();
+  exact.object =
+      object->kind == LockKind::kGroup ? object->group.rpath() : object->snapshot().rpath();
   std::vector<const LockEvent*> waiting, refused;
   for (const auto& e : events) {
     if (!exact.matches(e) || e.object.kind != object->kind) continue;

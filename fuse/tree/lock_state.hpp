@@ -50,6 +50,7 @@ class ProcLocksSnapshot {
   /// Lock tree activity, from the lock tree monitor: `generation` changes before it reads each
   /// batch of events from `inotify_fd` (readable while a batch waits). Set before serving.
   void watch_activity(const std::atomic<std::uint64_t>* generation, int inotify_fd) {
+    MutexLock lock(mutex_);
     activity_ = generation;
     inotify_fd_ = inotify_fd;
   }
@@ -68,16 +69,15 @@ class ProcLocksSnapshot {
   /// Whether the lock tree showed activity since the copy was read.
   bool activity_since_read() const PBS_REQUIRES(mutex_);
 
-  const std::atomic<std::uint64_t>* activity_ = nullptr;
-  int inotify_fd_ = -1;
-  std::uint64_t read_generation_ PBS_GUARDED_BY(mutex_) = 0;
-
   Mutex mutex_;
   std::chrono::steady_clock::time_point read_at_ PBS_GUARDED_BY(mutex_);
   std::shared_ptr<const std::vector<ProcLock>> locks_ PBS_GUARDED_BY(mutex_) =
       std::make_shared<const std::vector<ProcLock>>();
   std::vector<dev_t> others_devices_
       PBS_GUARDED_BY(mutex_);  ///< of locks_, without this process's own locks
+  const std::atomic<std::uint64_t>* activity_ PBS_GUARDED_BY(mutex_) = nullptr;
+  int inotify_fd_ PBS_GUARDED_BY(mutex_) = -1;
+  std::uint64_t read_generation_ PBS_GUARDED_BY(mutex_) = 0;
 };
 
 /// When a direct holder was first seen, for holders whose start is unknown (the taker exited and

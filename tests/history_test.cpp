@@ -1,0 +1,259 @@
+// Live and remembered: a lock taken or let go by any process shows in a single `stat` within
+// 50 ms, and the daemon's history (the events file, `pbs-lockctl history` and `why`) records
+// every hold, wait and refusal with the right fields, within its bound, across a reload.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lock_event.hpp"
+#include "mount_fixture.hpp"
+#include "other_process.hpp"
+
+namespace pbs::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::string output_of(const std::string& command, int* code = nullptr) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  char buffer[65536];
+  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe))
+    out.append(buffer, n);
+  int status = pclose(pipe);
+  if (code != nullptr) *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+mode_t mode_of(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 ? (st.st_mode & 0777) : 0;
+}
+
+// How long until a plain stat of `path` shows `mode` (polled every millisecond), or nothing.
+std::optional<Clock::duration> until_mode(const std::string& path, mode_t mode) {
+  const auto start = Clock::now();
+  while (Clock::now() - start < 2s) {
+    if (mode_of(path) == mode) return Clock::now() - start;
+    std::this_thread::sleep_for(1ms);
+  }
+  return std::nullopt;
+}
+
+class HistoryTest : public MountTest {
+ protected:
+  std::vector<std::string> extra_options() const override { return {"wait_timeout=0.5"}; }
+
+  // `pbs-lockctl history --json` of one object, parsed.
+  std::vector<LockEvent> history(const std::string& object) {
+    std::vector<LockEvent> out;
+    std::string text = output_of(std::string(PBS_LOCKCTL) + " history --mount " + mnt_ +
+                                 " --json store1:" + object);
+    for (std::size_t at = 0; at < text.size();) {
+      auto end = text.find('\n', at);
+      if (end == std::string::npos) end = text.size();
+      auto event = parse_event_json(std::string_view(text).substr(at, end - at));
+      EXPECT_TRUE(event) << text.substr(at, end - at);
+      if (event) out.push_back(std::move(*event));
+      at = end + 1;
+    }
+    return out;
+  }
+};
+
+TEST_F(HistoryTest, ASingleStatSeesADirectHolderComeAndGoWithin50Milliseconds100Times) {
+  const std::string path = node(kSnap1);
+  int fd = open(path.c_str(), O_RDONLY);  // creates the lock file
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ASSERT_TRUE(eventually([&] { return mode_of(path) == 0660; }));
+  Clock::duration worst{};
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(mode_of(path), 0660u);  // cached for attr_timeout (1 s) from here on
+    FlockHolder pbs(lock_file(kSnap1), i % 2 ? LOCK_EX : LOCK_SH);
+    auto taken = until_mode(path, i % 2 ? 0220 : 0440);
+    ASSERT_TRUE(taken) << "round " << i << ": never shown held";
+    EXPECT_LE(*taken, 50ms) << "round " << i << ": " << (*taken / 1us) << " us";
+    pbs.release();
+    auto freed = until_mode(path, 0660);
+    ASSERT_TRUE(freed) << "round " << i << ": never shown free";
+    EXPECT_LE(*freed, 50ms) << "round " << i << ": " << (*freed / 1us) << " us";
+    worst = std::max({worst, *taken, *freed});
+  }
+  RecordProperty("worst_ms",
+                 std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(worst).count()));
+}
+
+TEST_F(HistoryTest, EveryKindOfEventAppearsOnceWithItsFields) {
+  const std::string path = node(kSnap1);
+  // A hold through the mount, with a reason.
+  HoldingChild holder([&] {
+    int fd = open(path.c_str(), O_RDWR);
+    if (fd < 0) return errno;
+    const char reason[] = "nightly tape copy";
+    return write(fd, reason, sizeof reason - 1) < 0 ? errno : 0;
+  });
+  ASSERT_EQ(holder.error(), 0);
+  // Refused through the mount, timed out, interrupted.
+  EXPECT_EQ(child_open_errno(path, O_RDONLY | O_NONBLOCK), EWOULDBLOCK);
+  EXPECT_EQ(child_open_errno(path, O_RDONLY), ETIMEDOUT);
+  {
+    HoldingChild interrupted([&] { return open(path.c_str(), O_RDONLY) < 0 ? errno : 0; }, false);
+    std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(interrupted.result(0), -1);  // still waiting
+    interrupted.release();
+  }
+  // A direct attempt refused, as PBS makes them: open, flock(LOCK_NB) fails, close.
+  EXPECT_FALSE(other_process_can_flock(lock_file(kSnap1), LOCK_EX));
+  // A wait granted when the holder lets go.
+  HoldingChild waiter([&] { return open(path.c_str(), O_RDONLY) < 0 ? errno : 0; }, false);
+  std::this_thread::sleep_for(100ms);
+  const pid_t holder_pid = holder.pid(), waiter_pid = waiter.pid();
+  holder.release();
+  ASSERT_EQ(waiter.result(2000), 0);
+  waiter.release();
+  ASSERT_TRUE(eventually([&] { return mode_of(path) == 0660; }));
+
+  std::vector<LockEvent> events;
+  auto count = [&](LockEvent::Type type, bool via_mount, const std::string& outcome) {
+    int n = 0;
+    for (const auto& e : events)
+      n += e.type == type && e.via_mount == via_mount && e.outcome == outcome;
+    return n;
+  };
+  // The direct refusal is seen a few milliseconds after the close that shows it.
+  ASSERT_TRUE(eventually([&] {
+    events = history(kSnap1);
+    return count(LockEvent::Type::kRefused, false, "refused") >= 1 &&
+           count(LockEvent::Type::kHold, true, "released") == 2;
+  }));
+  std::this_thread::sleep_for(300ms);  // every re-check done: nothing more may come
+  events = history(kSnap1);
+  for (const auto& e : events) RecordProperty("event", event_json(e));
+  EXPECT_EQ(count(LockEvent::Type::kHold, true, "released"), 2);
+  EXPECT_EQ(count(LockEvent::Type::kRefused, true, "EWOULDBLOCK"), 1);
+  EXPECT_EQ(count(LockEvent::Type::kWait, true, "ETIMEDOUT"), 1);
+  EXPECT_EQ(count(LockEvent::Type::kWait, true, "EINTR"), 1);
+  EXPECT_EQ(count(LockEvent::Type::kWait, true, "granted"), 1);
+  EXPECT_EQ(count(LockEvent::Type::kRefused, false, "refused"), 1);
+  EXPECT_EQ(events.size(), 7u);
+  for (const auto& e : events) {
+    if (e.type == LockEvent::Type::kHold && e.mode == LockMode::kExclusive) {
+      EXPECT_EQ(e.pid, holder_pid);
+      EXPECT_EQ(e.uid, 0u);
+      EXPECT_EQ(e.reason, "nightly tape copy");
+      std::ifstream comm("/proc/self/comm");  // the holder is a fork of this test program
+      std::string ours;
+      std::getline(comm, ours);
+      EXPECT_EQ(e.command, ours);
+      ASSERT_TRUE(e.end);
+      EXPECT_GT(*e.end, e.start);
+    }
+    if (e.type == LockEvent::Type::kWait && e.outcome == "granted") {
+      EXPECT_EQ(e.pid, waiter_pid);
+      EXPECT_EQ(e.mode, LockMode::kShared);
+    }
+    if (!e.via_mount) {
+      EXPECT_EQ(e.pid, 0);  // inotify does not say who
+      EXPECT_FALSE(e.mode);
+      EXPECT_NE(e.note.find("unknown"), std::string::npos);
+    }
+    EXPECT_EQ(e.object.describe(), "store1:" + std::string(kSnap1));
+  }
+}
+
+TEST_F(HistoryTest, DirectHoldsAreRecordedWithTheirHolder) {
+  int fd = open(node(kSnap2).c_str(), O_RDONLY);  // creates the lock file
+  ASSERT_GE(fd, 0);
+  close(fd);
+  pid_t holder = spawn_command({"flock", "-x", lock_file(kSnap2), "sleep", "600"});
+  ASSERT_TRUE(eventually([&] { return mode_of(node(kSnap2)) == 0220; }));
+  kill_and_reap(holder);
+  std::vector<LockEvent> events;
+  ASSERT_TRUE(eventually([&] {
+    events = history(kSnap2);
+    return events.size() == 2 && events.back().end.has_value();
+  })) << [&] {
+    std::string all;
+    for (const auto& e : events) all += event_json(e) + "\n";
+    return all;
+  }();
+  const LockEvent& hold = events.back();
+  EXPECT_EQ(hold.type, LockEvent::Type::kHold);
+  EXPECT_FALSE(hold.via_mount);
+  EXPECT_EQ(hold.mode, LockMode::kExclusive);
+  EXPECT_EQ(hold.command, "flock");
+  EXPECT_EQ(hold.outcome, "released");
+}
+
+TEST_F(HistoryTest, WhyNamesTheHolderTheReasonAndTheRefusals) {
+  const std::string path = node(kSnap1);
+  HoldingChild holder([&] {
+    int fd = open(path.c_str(), O_WRONLY);
+    if (fd < 0) return errno;
+    const char reason[] = "offsite sync";
+    return write(fd, reason, sizeof reason - 1) < 0 ? errno : 0;
+  });
+  ASSERT_EQ(holder.error(), 0);
+  EXPECT_EQ(child_open_errno(path, O_RDONLY | O_NONBLOCK), EWOULDBLOCK);
+  int code = -1;
+  std::string out = output_of(std::string(PBS_LOCKCTL) + " why --mount " + mnt_ + " store1:" +
+                                  kSnap1,
+                              &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("is exclusive"), std::string::npos) << out;
+  EXPECT_NE(out.find("held exclusive by pid " + std::to_string(holder.pid())), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("reason: \"offsite sync\""), std::string::npos) << out;
+  EXPECT_NE(out.find("refused or given up in the last hour: 1"), std::string::npos) << out;
+  EXPECT_NE(out.find("EWOULDBLOCK"), std::string::npos) << out;
+}
+
+TEST_F(HistoryTest, EventsSurviveAReload) {
+  int fd = open(node(kSnap1).c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ASSERT_TRUE(eventually([&] { return history(kSnap1).size() == 1; }));
+  ASSERT_EQ(kill(daemon_->daemon_pid(), SIGUSR1), 0);  // what `systemctl reload` sends
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(history(kSnap1).size(), 1u);
+  EXPECT_NE(daemon_->log().find("lock event hold-end"), std::string::npos) << daemon_->log();
+}
+
+class SmallHistoryTest : public MountTest {
+ protected:
+  std::vector<std::string> extra_options() const override { return {"history_events=5"}; }
+};
+
+TEST_F(SmallHistoryTest, TheRingKeepsItsBoundAndCountsWhatItDropped) {
+  for (int i = 0; i < 12; ++i) {
+    int fd = open(node(kSnap1).c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    close(fd);
+  }
+  std::ifstream events(mnt_ + "/.pbs-lockfs-events");
+  std::vector<LockEvent> kept;
+  for (std::string line; std::getline(events, line);)
+    if (auto e = parse_event_json(line)) kept.push_back(*e);
+  ASSERT_EQ(kept.size(), 5u);
+  EXPECT_EQ(kept.back().id, 12u);  // the newest kept, the oldest dropped
+  std::ifstream status(mnt_ + "/.pbs-lockfs");
+  std::string text((std::istreambuf_iterator<char>(status)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("history: 5 of 5 events, 7 dropped"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace pbs::test
