@@ -21,6 +21,7 @@ void DirectLockTracker::activity(const std::string& lock_file, Activity what,
   File& file = files_[lock_file];
   file.last_activity = now;
   file.step = 0;
+  if (what == Activity::kOpened) ++file.opens;
   if (what == Activity::kClosed) ++file.closes;
 }
 
@@ -62,6 +63,9 @@ DirectLockTracker::Update DirectLockTracker::update(const std::string& lock_file
     ++file.step;
   }
   file.closes -= own.closes;
+  file.opens -= own.opens;
+  out.foreign_activity = file.opens > 0 || file.closes > 0;
+  if (file.opens > 0 || file.step >= kRecheckAfter.size()) file.opens = 0;
 
   std::map<pid_t, Seen> now_seen;
   if (identity) {
@@ -127,9 +131,10 @@ DirectLockTracker::Update DirectLockTracker::update(const std::string& lock_file
     file.owed_since = {};
   }
 
-  out.state_changed =
-      !same_file || std::any_of(out.changes.begin(), out.changes.end(),
-                                [](const Change& c) { return c.kind != Change::Kind::kRefused; });
+  // A file replaced at its path is a change; a file first seen is one only through its holders.
+  out.state_changed = (!same_file && file.identity.has_value()) ||
+                      std::any_of(out.changes.begin(), out.changes.end(),
+                                  [](const Change& c) { return c.kind != Change::Kind::kRefused; });
   file.identity = identity;
   file.direct = std::move(now_seen);
   if (file.direct.empty() && file.step >= kRecheckAfter.size() && file.closes == 0)

@@ -46,6 +46,10 @@ class DirectLockTracker {
   };
   struct Update {
     bool state_changed = false;  ///< holders or waiters differ: what `stat` shows changed
+    /// Another process opened or closed the file since the last look: its state may have
+    /// changed and back in between (a hold shorter than the first re-check), and a `stat`
+    /// meanwhile may have seen it, so what the kernel cached is to be dropped either way.
+    bool foreign_activity = false;
     std::vector<Change> changes;
   };
 
@@ -79,6 +83,7 @@ class DirectLockTracker {
   struct File {
     std::optional<std::pair<dev_t, ino_t>> identity;
     std::map<pid_t, Seen> direct;  ///< by pid, as /proc/locks showed them at the last look
+    long opens = 0;   ///< inotify opens minus our own (negative: ours, event still to come)
     long closes = 0;  ///< inotify closes minus our own (negative: ours, event still to come)
     Clock::time_point owed_since;  ///< since when `closes` is negative
     Clock::time_point last_activity;

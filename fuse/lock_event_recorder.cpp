@@ -162,6 +162,8 @@ void LockEventRecorder::publish() {
 }
 
 void LockEventRecorder::write_log(const LockEvent& event, bool ended) const {
+  // PBS_LOCKFS_LOG=warn silences them, in the journal too.
+  if (!spdlog::should_log(spdlog::level::info)) return;
   const std::string phase = phase_name(event, ended);
   const std::string message = "lock event " + phase + ": " + describe_event(event);
   if (!journal_) {

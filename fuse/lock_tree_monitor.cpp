@@ -192,10 +192,15 @@ void LockTreeMonitor::recheck(const std::vector<std::string>& lock_files) {
       if (h->holds()) mount_holds.push_back(h->held_mode());
     }
     auto update = tracker_.update(lock_file, identity, *shared, self, own, mount_holds, now);
-    if (!update.state_changed && update.changes.empty()) continue;
+    if (spdlog::should_log(spdlog::level::trace)) {
+      spdlog::trace("re-check {}: {} change(s){}", lock_file, update.changes.size(),
+                    update.state_changed ? ", state changed" : "");
+    }
+    if (!update.state_changed && !update.foreign_activity && update.changes.empty()) continue;
     auto object = object_of(lock_file);
     if (!object) continue;
-    if (update.state_changed) listener_.changed(*object);
+    // Only nodes whose attributes the kernel was given since their last invalidation.
+    if (update.state_changed || update.foreign_activity) listener_.changed(*object);
     for (const auto& change : update.changes)
       record(lock_file, *object, change);
   }
@@ -234,6 +239,8 @@ void LockTreeMonitor::watch_and_record() {
       ++activity_;
       now = std::chrono::steady_clock::now();
       for (auto& event : watch_->read(overflowed)) {
+        spdlog::trace("lock tree event {} {}/{}", static_cast<int>(event.kind), event.directory,
+                      event.name);
         tracker_.activity(event.directory + "/" + event.name, activity_of(event.kind), now);
       }
     }

@@ -131,6 +131,19 @@ TEST_F(TrackerTest, AnOwnCloseWhoseEventNeverCameIsForgottenAfterAWhile) {
   EXPECT_EQ(look({}, {}, {LockMode::kExclusive}).changes.size(), 1u);
 }
 
+TEST_F(TrackerTest, AStrangersOpenAndCloseIsActivityEvenWhenNoHoldWasSeenAndOursIsNot) {
+  // A hold shorter than the first re-check: never seen here, but a stat may have seen it.
+  event(DirectLockTracker::Activity::kOpened);
+  event(DirectLockTracker::Activity::kClosed);
+  auto update = look({});
+  EXPECT_TRUE(update.foreign_activity);
+  EXPECT_FALSE(update.state_changed);
+  EXPECT_FALSE(look({}).foreign_activity);  // reported once
+  event(DirectLockTracker::Activity::kOpened);
+  event(DirectLockTracker::Activity::kClosed);
+  EXPECT_FALSE(look({}, {1, 1}).foreign_activity);  // our own open and close
+}
+
 TEST_F(TrackerTest, AFileReplacedAtItsPathHasNewHolders) {
   look({lock_by(200, true)});
   const std::pair<dev_t, ino_t> other{kIdentity.first, 8};

@@ -188,4 +188,9 @@ std::unique_ptr<MountedDaemon> MountTest::mount_another(const std::string& name,
                                          std::move(before_exec));
 }
 
+mode_t node_mode(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 ? (st.st_mode & 0777) : 0;
+}
+
 }  // namespace pbs::test

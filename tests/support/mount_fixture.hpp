@@ -51,6 +51,8 @@ std::string tree_fingerprint(const std::string& root);
 /// Runs `op` in a forked child (as `uid`, with no supplementary groups, when not 0) and returns
 /// the errno it returns (0: success; -1 when the child could not become `uid`).
 int child_errno(const std::function<int()>& op, uid_t uid = 0);
+/// The permission bits a plain stat of `path` shows (the lock state of a node); 0 when missing.
+mode_t node_mode(const std::string& path);
 /// From a forked child (optionally as `uid`): open(path, flags) and return its errno (0: success).
 int child_open_errno(const std::string& path, int flags, uid_t uid = 0);
 
