@@ -10,7 +10,8 @@
 #   - installing the package again with a higher version keeps a held lock (no restart);
 #   - `systemctl restart` mounts again; `systemctl kill` ends the daemon, the kernel frees its
 #     locks and systemd restarts it (Restart=on-failure);
-#   - the journal has the daemon's lines with their syslog priorities.
+#   - the journal has the daemon's lines with their syslog priorities, and lock events as entries
+#     with PBS_LOCK_* fields that journalctl filters on; pbs-lockctl history reads the daemon's.
 # The container is stopped and its root removed afterwards, also on failure.
 #   tests/boot_test.sh PACKAGE.deb [RELEASE]
 set -euo pipefail
@@ -148,6 +149,22 @@ inside systemctl reload pbs-lockfs
 sleep 0.5
 held || fail "reload dropped the lock"
 [[ $(inside systemctl is-active pbs-lockfs) == active ]] || fail "not active after reload"
+
+step "the history has the hold with its reason, across the reload; the journal has its fields"
+history=$(inside pbs-lockctl history --json "store1:vm/100/$snapshot")
+grep -q '"type":"hold"' <<<"$history" && grep -q '"reason":"boot-test' <<<"$history" ||
+  fail "the hold is not in pbs-lockctl history: $history"
+for _ in $(seq 1 50); do
+  inside journalctl -u pbs-lockfs "PBS_LOCK_OBJECT=vm/100/$snapshot" PBS_LOCK_EVENT=hold-start \
+    -o json --no-pager 2>/dev/null | grep -q '"PBS_LOCK_VIA":"mount"' && break
+  sleep 0.1
+done
+entry=$(inside journalctl -u pbs-lockfs "PBS_LOCK_OBJECT=vm/100/$snapshot" PBS_LOCK_EVENT=hold-start \
+  -o json --no-pager)
+for field in '"PBS_LOCK_VIA":"mount"' '"PBS_LOCK_STORE":"store1"' '"PBS_LOCK_MODE":"exclusive"' \
+  '"PBS_LOCK_HOLDER_PID":"' '"PBS_LOCK_KIND":"snapshot"'; do
+  grep -q "$field" <<<"$entry" || fail "journalctl PBS_LOCK_OBJECT= has no $field: $entry"
+done
 
 step "installing the package again with a higher version keeps it"
 inside dpkg -i /var/tmp/pbs-lockfs-upgrade.deb >"$root.upgrade.log" 2>&1 ||
