@@ -151,7 +151,7 @@ Result<UniqueFd> LockRoot::open_directory(const LockPath& path, bool create) con
   std::string relative;
   for (const auto& dir : path.directories())
     relative += (relative.empty() ? "" : "/") + dir;
-  return open_beneath(fd(), relative, O_RDONLY | O_DIRECTORY);
+  return open_beneath(fd(), relative, O_PATH | O_DIRECTORY);  // for *at() calls only
 }
 
 bool LockRoot::old_locking_active() const {

@@ -33,7 +33,8 @@ class LockRoot {
   static Result<LockRoot> open(const std::string& path, const Owner& owner,
                                std::string old_locking_marker = kDefaultOldLockingMarker);
 
-  /// The directory that holds `path`'s file, created (0755, owner) where missing when `create`.
+  /// The directory that holds `path`'s file (an O_PATH descriptor, for *at() calls), created
+  /// (0755, owner) where missing when `create`.
   /// ENOENT when it is missing and not `create`; ELOOP when a symlink is in the way.
   Result<UniqueFd> open_directory(const LockPath& path, bool create) const;
 

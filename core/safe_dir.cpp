@@ -67,7 +67,9 @@ Result<UniqueFd> open_or_create_directories(int dirfd, const std::vector<std::st
     }
     whole += (whole.empty() ? "" : "/") + name;
   }
-  auto existing = open_beneath(dirfd, whole, O_RDONLY | O_DIRECTORY);
+  // O_PATH: only ever used as the directory of *at() calls, and an O_PATH open raises no
+  // inotify event (the lock tree watcher would otherwise be woken twice per lock taken).
+  auto existing = open_beneath(dirfd, whole, O_PATH | O_DIRECTORY);
   if (existing || existing.error().code != ENOENT) {
     if (!existing && existing.error().code == ELOOP) {
       return Error{ELOOP, "refusing symlink in lock tree: " + whole};

@@ -27,6 +27,7 @@ Result<UniqueFd> open_beneath_by_components(int dirfd, const std::string& path, 
 
 /// Opens the directory `dirs[0]/dirs[1]/…` below `dirfd`, creating each missing one with mode
 /// 0755 owned by `owner` (as PBS's daemon user would). A symlink in the way fails with ELOOP.
+/// For *at() calls only: the descriptor may be O_PATH (it is when nothing had to be created).
 Result<UniqueFd> open_or_create_directories(int dirfd, const std::vector<std::string>& dirs,
                                             const Owner& owner);
 

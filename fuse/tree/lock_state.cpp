@@ -2,7 +2,6 @@
 #include "lock_state.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,10 +21,10 @@ const char* NodeLockState::state() const {
   return holders.front().mode == LockMode::kExclusive ? "exclusive" : "shared";
 }
 
-std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current() {
+std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current(bool fresh) {
   MutexLock lock(mutex_);
   auto now = std::chrono::steady_clock::now();
-  if (now - read_at_ > kProcLocksMaxAge || activity_since_read()) {
+  if (fresh || now - read_at_ > kProcLocksMaxAge || activity_since_read()) {
     // The generation before the read: activity during it makes the next caller read again.
     if (activity_ != nullptr) read_generation_ = activity_->load();
     if (auto locks = read_proc_locks()) {
@@ -46,10 +45,7 @@ void ProcLocksSnapshot::replace(std::shared_ptr<const std::vector<ProcLock>> loc
 }
 
 bool ProcLocksSnapshot::activity_since_read() const {
-  if (activity_ == nullptr) return false;
-  if (activity_->load() != read_generation_) return true;
-  pollfd events{inotify_fd_, POLLIN, 0};
-  return poll(&events, 1, 0) > 0;
+  return activity_ != nullptr && activity_->load() != read_generation_;
 }
 
 void ProcLocksSnapshot::install(std::shared_ptr<const std::vector<ProcLock>> locks) {
@@ -93,8 +89,8 @@ void date_unknown_starts(MountModel& fs, std::vector<Holder>& holders, dev_t dev
 // The holders of the file `st` (a lock file, or an old-style lock) that are not this daemon's
 // own flocks (those are the mount's handles, with their real requesters), from /proc/locks.
 void add_direct_holders(MountModel& fs, NodeLockState& state, const LockObject& object,
-                        const struct stat& st) {
-  auto direct = direct_holders(*fs.proc_locks.current(), st.st_dev, st.st_ino, getpid(),
+                        const struct stat& st, bool fresh) {
+  auto direct = direct_holders(*fs.proc_locks.current(fresh), st.st_dev, st.st_ino, getpid(),
                                &state.direct_waiters);
   // Another pbs-lockfs mount's locks: its users, as that daemon reports them.
   fs.other_mounts->resolve(direct, st.st_dev, st.st_ino);
@@ -127,7 +123,8 @@ NodeLockState node_lock_state(MountModel& fs, const Node& node, bool holders_onl
     struct stat target {};
     std::string old_style =
         old_style_lock_path(*fs.lock_root, object, fs.tree->datastore_path(node.store));
-    if (stat(old_style.c_str(), &target) == 0) add_direct_holders(fs, state, object, target);
+    if (stat(old_style.c_str(), &target) == 0)
+      add_direct_holders(fs, state, object, target, !holders_only);
   }
   if (holders_only && !old_locking && !fs.proc_locks.others_lock_on(fs.lock_root->device())) {
     return state;
@@ -136,7 +133,7 @@ NodeLockState node_lock_state(MountModel& fs, const Node& node, bool holders_onl
   auto dir = fs.lock_root->open_directory(path, false);
   state.lock_file_exists =
       dir && fstatat(dir->get(), path.name.c_str(), &file, AT_SYMLINK_NOFOLLOW) == 0;
-  if (state.lock_file_exists) add_direct_holders(fs, state, object, file);
+  if (state.lock_file_exists) add_direct_holders(fs, state, object, file, !holders_only);
   std::stable_sort(state.holders.begin(), state.holders.end(),
                    [](const Holder& a, const Holder& b) {
                      return a.mode == LockMode::kExclusive && b.mode != LockMode::kExclusive;

@@ -42,20 +42,21 @@ struct NodeLockState {
 
 /// /proc/locks, read at most once per few milliseconds: one `ls -l` of a large group costs one
 /// pass over it, while any lock taken or released shows in the next listing. With the lock tree
-/// watched, a copy is also stale as soon as any lock file was opened or closed after it was
-/// read (PBS and flock(1) open the file right before they flock it): a `stat` right after
-/// `flock(1)` took a lock shows it.
+/// watched, a copy is also stale once the watcher has read that a lock file was opened or
+/// closed after it was read (PBS and flock(1) open the file right before they flock it); what a
+/// `stat` cached from a copy in between is dropped by the watcher's re-check 3 ms later.
 class ProcLocksSnapshot {
  public:
-  /// Lock tree activity, from the lock tree monitor: `generation` changes before it reads each
-  /// batch of events from `inotify_fd` (readable while a batch waits). Set before serving.
-  void watch_activity(const std::atomic<std::uint64_t>* generation, int inotify_fd) {
+  /// Lock tree activity, from the lock tree monitor: `generation` changes with each batch of
+  /// events about lock files. Set before serving; nullptr when the monitor stops.
+  void watch_activity(const std::atomic<std::uint64_t>* generation) {
     MutexLock lock(mutex_);
     activity_ = generation;
-    inotify_fd_ = inotify_fd;
   }
   /// Shared and immutable: a stat of one entry does not copy the system's lock list.
-  std::shared_ptr<const std::vector<ProcLock>> current();
+  /// `fresh`: read now, whatever the copy's age (the extended attributes and the status text,
+  /// which are never cached by the kernel and must be exact the moment they are read).
+  std::shared_ptr<const std::vector<ProcLock>> current(bool fresh = false);
   /// Installs a fresh read (the lock tree monitor's, just before it invalidates attributes),
   /// started at `read_at` with the activity generation `generation`.
   void replace(std::shared_ptr<const std::vector<ProcLock>> locks, std::uint64_t generation,
@@ -76,7 +77,6 @@ class ProcLocksSnapshot {
   std::vector<dev_t> others_devices_
       PBS_GUARDED_BY(mutex_);  ///< of locks_, without this process's own locks
   const std::atomic<std::uint64_t>* activity_ PBS_GUARDED_BY(mutex_) = nullptr;
-  int inotify_fd_ PBS_GUARDED_BY(mutex_) = -1;
   std::uint64_t read_generation_ PBS_GUARDED_BY(mutex_) = 0;
 };
 
