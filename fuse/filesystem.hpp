@@ -46,5 +46,7 @@ fuse_lowlevel_ops filesystem_operations();
 std::string open_node_text(Filesystem& fs, const Node& node);
 /// The events file's text: every event of the history, oldest first, one JSON object per line.
 std::string events_text(Filesystem& fs);
+/// The metrics file's text: LockMetrics in Prometheus's text format, with the daemon's own.
+std::string metrics_text(Filesystem& fs);
 
 }  // namespace pbs::fs

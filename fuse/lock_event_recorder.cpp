@@ -54,6 +54,33 @@ LockEvent LockEventRecorder::mount_event(const OpenHandle& handle, LockEvent::Ty
   return event;
 }
 
+LockEventRecorder::EventId LockEventRecorder::begin(LockEvent event) {
+  metrics_.started(event);
+  const bool ongoing = event.ongoing();
+  LockEvent copy = ongoing ? event : LockEvent{};
+  EventId id = history_.record(std::move(event));
+  if (ongoing) {
+    copy.id = id;
+    MutexLock lock(mutex_);
+    open_.emplace(id, std::move(copy));
+  }
+  return id;
+}
+
+void LockEventRecorder::end(EventId id, const std::function<void(LockEvent&)>& change) {
+  history_.update(id, change);
+  std::optional<LockEvent> event;
+  {
+    MutexLock lock(mutex_);
+    auto found = open_.find(id);
+    if (found == open_.end()) return;
+    event = std::move(found->second);
+    open_.erase(found);
+  }
+  change(*event);
+  metrics_.ended(*event);
+}
+
 void LockEventRecorder::queue(EventId id, bool ended, ProcessRef process) {
   MutexLock lock(mutex_);
   if (pending_.size() >= kMaxPending) {
@@ -83,16 +110,15 @@ void LockEventRecorder::hold_changed(const OpenHandle& handle) {
       MutexLock hold(const_cast<OpenHandle&>(handle).mutex);
       reason = handle.reason;
     }
-    history_.update(ended->id, [&](LockEvent& e) {
+    end(ended->id, [&](LockEvent& e) {
       e.end = now;
       e.outcome = holds ? "converted" : "released";
-      e.reason = std::move(reason);
+      e.reason = reason;
     });
     queue(ended->id, true);
   }
   if (!holds) return;
-  EventId id =
-      history_.record(mount_event(handle, LockEvent::Type::kHold, mode, handle.opener.pid()));
+  EventId id = begin(mount_event(handle, LockEvent::Type::kHold, mode, handle.opener.pid()));
   {
     MutexLock lock(mutex_);
     holds_[&handle] = {id, mode};
@@ -105,14 +131,18 @@ LockEventRecorder::EventId LockEventRecorder::wait_started(const OpenHandle& han
   // Not the fast path (the lock is busy): the requester's command is read now, while it runs.
   LockEvent event = mount_event(handle, LockEvent::Type::kWait, mode, requester);
   event.command = process_command(requester);
-  EventId id = history_.record(std::move(event));
+  EventId id = begin(std::move(event));
   queue(id, false);
   return id;
 }
 
 void LockEventRecorder::wait_ended(EventId id, int error) {
   if (id == 0) return;
-  history_.finish(id, std::chrono::system_clock::now(), outcome_of(error));
+  const auto now = std::chrono::system_clock::now();
+  end(id, [&](LockEvent& e) {
+    e.end = now;
+    e.outcome = outcome_of(error);
+  });
   queue(id, true);
 }
 
@@ -121,18 +151,21 @@ void LockEventRecorder::refused(const OpenHandle& handle, LockMode mode, pid_t r
   event.end = event.start;
   event.outcome = outcome_of(EWOULDBLOCK);
   event.command = process_command(requester);
-  queue(history_.record(std::move(event)), true);
+  queue(begin(std::move(event)), true);
 }
 
 LockEventRecorder::EventId LockEventRecorder::record(LockEvent event) {
   const bool ended = event.end.has_value();
-  EventId id = history_.record(std::move(event));
+  EventId id = begin(std::move(event));
   queue(id, ended);
   return id;
 }
 
-void LockEventRecorder::finish(EventId id, LockEvent::Time end, std::string outcome) {
-  history_.finish(id, end, std::move(outcome));
+void LockEventRecorder::finish(EventId id, LockEvent::Time when, std::string outcome) {
+  end(id, [&](LockEvent& e) {
+    e.end = when;
+    e.outcome = outcome;
+  });
   queue(id, true);
 }
 

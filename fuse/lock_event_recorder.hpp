@@ -9,11 +9,14 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "lock_history.hpp"
+#include "lock_metrics.hpp"
 #include "mutex.hpp"
 #include "open_handle.hpp"
 
@@ -27,6 +30,7 @@ class LockEventRecorder {
   LockEventRecorder(std::size_t capacity, bool journal) : history_(capacity), journal_(journal) {}
 
   const LockHistory& history() const { return history_; }
+  const LockMetrics& metrics() const { return metrics_; }
 
   // Through the mount; called by the LockManager on whichever thread made the change.
   /// `handle`'s hold changed (taken, converted, let go): its hold event is started or ended.
@@ -59,14 +63,23 @@ class LockEventRecorder {
   };
   LockEvent mount_event(const OpenHandle& handle, LockEvent::Type type, LockMode mode,
                         pid_t pid) const;
+  /// Records an event that begins now: in the history, the metrics and (while it goes on)
+  /// open_. Returns its id.
+  EventId begin(LockEvent event);
+  /// Ends event `id`: in the history and the metrics; `change` completes it (end, outcome).
+  void end(EventId id, const std::function<void(LockEvent&)>& change);
   void queue(EventId id, bool ended, ProcessRef process = {});
   void write_log(const LockEvent& event, bool ended) const;
 
   LockHistory history_;
+  LockMetrics metrics_;
   const bool journal_;
   Mutex publish_mutex_ PBS_ACQUIRED_BEFORE(mutex_);  ///< one publish() at a time
   mutable Mutex mutex_;
   std::unordered_map<const OpenHandle*, Held> holds_ PBS_GUARDED_BY(mutex_);
+  /// Holds and waits going on, as they began: ended in the metrics even when the history's
+  /// ring has dropped them meanwhile.
+  std::unordered_map<EventId, LockEvent> open_ PBS_GUARDED_BY(mutex_);
   std::vector<Pending> pending_ PBS_GUARDED_BY(mutex_);
   std::uint64_t unpublished_ PBS_GUARDED_BY(mutex_) = 0;
 };

@@ -244,6 +244,7 @@ void LockTreeMonitor::watch_and_record() {
       // A /proc/locks copy from before these is stale (only lock file events count: the
       // daemon's own listings open lock directories all the time).
       if (!batch.empty()) ++activity_;
+      watches_ = watch_->watches();  // new directories are watched as they appear
       for (auto& event : batch) {
         spdlog::trace("lock tree event {} {}/{}", static_cast<int>(event.kind), event.directory,
                       event.name);

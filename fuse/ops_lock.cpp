@@ -13,18 +13,19 @@
 namespace pbs::fs {
 namespace {
 
-// File handle 0 is the status file, which takes no lock; an events file's handle is its
-// EventsSnapshot (told apart by the node); a lock node's is its OpenHandle.
+// File handle 0 is the status file, which takes no lock; the events and metrics files' handles
+// are their TextSnapshot (told apart by the node); a lock node's is its OpenHandle.
 OpenHandle* handle_of(const fuse_file_info* fi) {
   return reinterpret_cast<OpenHandle*>(fi->fh);
 }
 
-// The events file's text as it was at open: reads at any offset see one consistent history.
-struct EventsSnapshot {
+// An events or metrics file's text as it was at open: reads at any offset see one consistent
+// text.
+struct TextSnapshot {
   std::string text;
 };
-EventsSnapshot* snapshot_of(const fuse_file_info* fi) {
-  return reinterpret_cast<EventsSnapshot*>(fi->fh);
+TextSnapshot* snapshot_of(const fuse_file_info* fi) {
+  return reinterpret_cast<TextSnapshot*>(fi->fh);
 }
 
 }  // namespace
@@ -45,12 +46,12 @@ void op_open(Request& req, fuse_ino_t ino, fuse_file_info* fi) {
     return;
   }
   Caller caller = Caller::of(req);
-  if (node->kind == NodeKind::kEventsFile) {
+  if (node->is_snapshot_file()) {
     if (access != O_RDONLY) return req.error(EACCES);
     if (!permitted(fs.access.may_list(caller), caller, "read", node->mount_path()))
       return req.error(EACCES);
-    auto snapshot = std::make_unique<EventsSnapshot>();
-    snapshot->text = events_text(fs);
+    auto snapshot = std::make_unique<TextSnapshot>();
+    snapshot->text = node->kind == NodeKind::kEventsFile ? events_text(fs) : metrics_text(fs);
     fi->fh = reinterpret_cast<std::uint64_t>(snapshot.get());
     // Handed to the kernel last; an opener gone meanwhile gets no release: freed here.
     if (req.open(*fi)) snapshot.release();
@@ -77,7 +78,7 @@ void op_open(Request& req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void op_release(Request& req, fuse_ino_t ino, fuse_file_info* fi) {
   auto node = node_of(req, ino);
-  if (node && node->kind == NodeKind::kEventsFile) {
+  if (node && node->is_snapshot_file()) {
     delete snapshot_of(fi);
   } else if (auto* handle = handle_of(fi)) {
     Filesystem::of(req).lock_manager->release(handle);
@@ -92,7 +93,7 @@ void op_flush(Request& req, fuse_ino_t, fuse_file_info*) {
 void op_read(Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
   auto node = node_of(req, ino);
   if (!node) return req.error(ESTALE);
-  if (node->kind == NodeKind::kEventsFile) {
+  if (node->is_snapshot_file()) {
     const std::string& text = snapshot_of(fi)->text;
     if (offset < 0) return req.error(EINVAL);
     if (offset >= static_cast<off_t>(text.size())) return (void)req.buffer(nullptr, 0);
@@ -112,7 +113,7 @@ void op_lseek(Request& req, fuse_ino_t ino, off_t offset, int whence, fuse_file_
   auto node = node_of(req, ino);
   if (!node) return req.error(ESTALE);
   if (whence != SEEK_DATA && whence != SEEK_HOLE) return req.error(EINVAL);
-  auto length = static_cast<off_t>(node->kind == NodeKind::kEventsFile
+  auto length = static_cast<off_t>(node->is_snapshot_file()
                                        ? snapshot_of(fi)->text.size()
                                        : open_node_text(Filesystem::of(req), *node).size());
   if (offset < 0 || offset >= length) return req.error(ENXIO);

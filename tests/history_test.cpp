@@ -55,37 +55,46 @@ class HistoryTest : public MountTest {
     }
     return out;
   }
+  // Every kind of event once on kSnap1: a hold through the mount with a reason (its pid in
+  // `holder_pid`), a refusal (EWOULDBLOCK), a timed-out and an interrupted wait, a refused
+  // direct LOCK_NB attempt, and a wait granted when the holder lets go (`waiter_pid`).
+  void every_kind_of_event(pid_t& holder_pid, pid_t& waiter_pid) {
+    const std::string path = node(kSnap1);
+    // A hold through the mount, with a reason.
+    HoldingChild holder([&] {
+      int fd = open(path.c_str(), O_RDWR);
+      if (fd < 0) return errno;
+      const char reason[] = "nightly tape copy";
+      return write(fd, reason, sizeof reason - 1) < 0 ? errno : 0;
+    });
+    ASSERT_EQ(holder.error(), 0);
+    // Refused through the mount, timed out, interrupted.
+    EXPECT_EQ(child_open_errno(path, O_RDONLY | O_NONBLOCK), EWOULDBLOCK);
+    EXPECT_EQ(child_open_errno(path, O_RDONLY), ETIMEDOUT);
+    {
+      HoldingChild interrupted([&] { return open(path.c_str(), O_RDONLY) < 0 ? errno : 0; }, false);
+      std::this_thread::sleep_for(100ms);
+      EXPECT_EQ(interrupted.result(0), -1);  // still waiting
+      interrupted.release();
+    }
+    // A direct attempt refused, as PBS makes them: open, flock(LOCK_NB) fails, close.
+    EXPECT_FALSE(other_process_can_flock(lock_file(kSnap1), LOCK_EX));
+    // A wait granted when the holder lets go.
+    HoldingChild waiter([&] { return open(path.c_str(), O_RDONLY) < 0 ? errno : 0; }, false);
+    std::this_thread::sleep_for(100ms);
+    holder_pid = holder.pid();
+    waiter_pid = waiter.pid();
+    holder.release();
+    ASSERT_EQ(waiter.result(2000), 0);
+    waiter.release();
+    ASSERT_TRUE(eventually([&] { return node_mode(path) == 0660; }));
+  }
 };
 
 TEST_F(HistoryTest, EveryKindOfEventAppearsOnceWithItsFields) {
   const std::string path = node(kSnap1);
-  // A hold through the mount, with a reason.
-  HoldingChild holder([&] {
-    int fd = open(path.c_str(), O_RDWR);
-    if (fd < 0) return errno;
-    const char reason[] = "nightly tape copy";
-    return write(fd, reason, sizeof reason - 1) < 0 ? errno : 0;
-  });
-  ASSERT_EQ(holder.error(), 0);
-  // Refused through the mount, timed out, interrupted.
-  EXPECT_EQ(child_open_errno(path, O_RDONLY | O_NONBLOCK), EWOULDBLOCK);
-  EXPECT_EQ(child_open_errno(path, O_RDONLY), ETIMEDOUT);
-  {
-    HoldingChild interrupted([&] { return open(path.c_str(), O_RDONLY) < 0 ? errno : 0; }, false);
-    std::this_thread::sleep_for(100ms);
-    EXPECT_EQ(interrupted.result(0), -1);  // still waiting
-    interrupted.release();
-  }
-  // A direct attempt refused, as PBS makes them: open, flock(LOCK_NB) fails, close.
-  EXPECT_FALSE(other_process_can_flock(lock_file(kSnap1), LOCK_EX));
-  // A wait granted when the holder lets go.
-  HoldingChild waiter([&] { return open(path.c_str(), O_RDONLY) < 0 ? errno : 0; }, false);
-  std::this_thread::sleep_for(100ms);
-  const pid_t holder_pid = holder.pid(), waiter_pid = waiter.pid();
-  holder.release();
-  ASSERT_EQ(waiter.result(2000), 0);
-  waiter.release();
-  ASSERT_TRUE(eventually([&] { return node_mode(path) == 0660; }));
+  pid_t holder_pid = 0, waiter_pid = 0;
+  every_kind_of_event(holder_pid, waiter_pid);
 
   std::vector<LockEvent> events;
   auto count = [&](LockEvent::Type type, bool via_mount, const std::string& outcome) {
@@ -134,6 +143,66 @@ TEST_F(HistoryTest, EveryKindOfEventAppearsOnceWithItsFields) {
     }
     EXPECT_EQ(e.object.describe(), "store1:" + std::string(kSnap1));
   }
+}
+
+// The metrics after the same workload, parsed by the Prometheus project's own parser of the
+// text format (python3-prometheus-client): "name{labels}=value" per sample.
+TEST_F(HistoryTest, MetricsCountWhatTheWorkloadDidAndPassTheParser) {
+  pid_t holder_pid = 0, waiter_pid = 0;
+  every_kind_of_event(holder_pid, waiter_pid);
+  pid_t direct = spawn_command({"flock", "-x", lock_file(kSnap1), "sleep", "0.3"});
+  ASSERT_EQ(wait_exit_code(direct), 0);
+  std::this_thread::sleep_for(400ms);  // the direct hold's end and the refusal are seen
+  const std::string file = dir_ / "pbs_lockfs.prom";
+  int code = -1;
+  output_of(std::string(PBS_LOCKCTL) + " metrics --mount " + mnt_ + " --output " + file, &code);
+  ASSERT_EQ(code, 0);
+  const std::string parse =
+      "/usr/bin/python3 -c 'import sys\n"
+      "from prometheus_client.parser import text_string_to_metric_families as parse\n"
+      "for family in parse(open(sys.argv[1]).read()):\n"
+      "  for s in family.samples:\n"
+      "    labels = \",\".join(k + \"=\" + v for k, v in sorted(s.labels.items()))\n"
+      "    print(s.name + \"{\" + labels + \"}=\" + repr(s.value))' " +
+      file + " 2>&1";
+  std::string samples = output_of(parse, &code);
+  ASSERT_EQ(code, 0) << samples;
+  RecordProperty("samples", samples);
+  auto has = [&](const std::string& sample) {
+    return samples.find(sample + "\n") != std::string::npos;
+  };
+  const std::string snap = "kind=snapshot,store=store1";
+  EXPECT_TRUE(has("pbs_lockfs_waits_started_total{" + snap + "}=3.0")) << samples;
+  for (const char* outcome : {"ETIMEDOUT", "EINTR", "granted"}) {
+    EXPECT_TRUE(has("pbs_lockfs_waits_ended_total{kind=snapshot,outcome=" + std::string(outcome) +
+                    ",store=store1}=1.0"))
+        << samples;
+  }
+  EXPECT_TRUE(has("pbs_lockfs_wait_duration_seconds_count{" + snap + "}=3.0")) << samples;
+  EXPECT_TRUE(has("pbs_lockfs_refused_total{" + snap + ",via=mount}=1.0")) << samples;
+  EXPECT_TRUE(has("pbs_lockfs_refused_total{" + snap + ",via=direct}=1.0")) << samples;
+  EXPECT_TRUE(has("pbs_lockfs_hold_duration_seconds_count{" + snap + ",via=mount}=2.0")) << samples;
+  EXPECT_TRUE(has("pbs_lockfs_hold_duration_seconds_count{" + snap + ",via=direct}=1.0"))
+      << samples;
+  // The direct hold lasted 0.3 s: in the 0.5 s bucket, not in the 0.1 s one.
+  EXPECT_TRUE(
+      has("pbs_lockfs_hold_duration_seconds_bucket{kind=snapshot,le=0.1,store=store1,"
+          "via=direct}=0.0"))
+      << samples;
+  EXPECT_TRUE(
+      has("pbs_lockfs_hold_duration_seconds_bucket{kind=snapshot,le=0.5,store=store1,"
+          "via=direct}=1.0"))
+      << samples;
+  EXPECT_EQ(samples.find("pbs_lockfs_locks_held{"), std::string::npos) << samples;  // none now
+  EXPECT_TRUE(has("pbs_lockfs_waiting_requests{}=0.0")) << samples;
+  EXPECT_TRUE(has("pbs_lockfs_history_dropped_events_total{}=0.0")) << samples;
+  // While held: the gauge, with its mode and how it is held.
+  NodeHolder held(node(kSnap2), O_RDONLY);
+  std::string now = output_of(std::string(PBS_LOCKCTL) + " metrics --mount " + mnt_);
+  EXPECT_NE(now.find("pbs_lockfs_locks_held{store=\"store1\",kind=\"snapshot\",mode=\"shared\","
+                     "via=\"mount\"} 1\n"),
+            std::string::npos)
+      << now;
 }
 
 TEST_F(HistoryTest, DirectHoldsAreRecordedWithTheirHolder) {

@@ -16,5 +16,6 @@ int run_path(const std::vector<std::string>& args);
 int run_list(const std::vector<std::string>& args);
 int run_history(const std::vector<std::string>& args);
 int run_why(const std::vector<std::string>& args);
+int run_metrics(const std::vector<std::string>& args);
 
 }  // namespace pbs::lockctl

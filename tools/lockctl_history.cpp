@@ -2,10 +2,12 @@
 // from the mount's events file) and, for `why`, the live state of one lock beside it: who holds
 // it, since when, why, who waits, and who was refused lately.
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,7 @@ namespace {
 
 constexpr const char* kDefaultMount = "/run/pbs-locks";
 constexpr const char* kEventsFile = ".pbs-lockfs-events";
+constexpr const char* kMetricsFile = ".pbs-lockfs-metrics";
 
 // `02:13:07` today, or `2026-12-01 02:13:07` on another day: local time, as admins read logs.
 std::string local_time(LockEvent::Time when) {
@@ -162,6 +165,47 @@ int run_history(const std::vector<std::string>& args) {
   for (const auto& e : events) {
     if (!c.query.matches(e)) continue;
     std::printf("%s\n", (c.json ? event_json(e) : event_line(e)).c_str());
+  }
+  return 0;
+}
+
+int run_metrics(const std::vector<std::string>& args) {
+  std::string mount = kDefaultMount, output;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if ((arg == "--mount" || arg == "--output") && i + 1 < args.size()) {
+      (arg == "--mount" ? mount : output) = args[++i];
+    } else {
+      return usage_error("usage: pbs-lockctl metrics [--mount MNT] [--output FILE]");
+    }
+  }
+  const std::string path = mount + "/" + kMetricsFile;
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) text.clear();
+  if (text.empty()) {
+    std::fprintf(stderr, "pbs-lockctl: %s: %s (is pbs-lockfs mounted there?)\n", path.c_str(),
+                 error_text(errno).c_str());
+    return 1;
+  }
+  if (output.empty()) return std::fputs(text.c_str(), stdout) < 0 ? 1 : 0;
+  // Atomically, for node_exporter's textfile collector: it never reads half a file.
+  const std::string temporary = output + ".tmp." + std::to_string(getpid());
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) {
+      std::fprintf(stderr, "pbs-lockctl: cannot write %s\n", temporary.c_str());
+      std::remove(temporary.c_str());
+      return 1;
+    }
+  }
+  if (std::rename(temporary.c_str(), output.c_str()) != 0) {
+    std::fprintf(stderr, "pbs-lockctl: cannot rename %s to %s: %s\n", temporary.c_str(),
+                 output.c_str(), error_text(errno).c_str());
+    std::remove(temporary.c_str());
+    return 1;
   }
   return 0;
 }

@@ -37,7 +37,10 @@ constexpr const char kUsage[] =
     "      \"2026-12-02 02:13\", 2026-12-02T01:13:00Z or -2h (MNT default /run/pbs-locks)\n"
     "  why [--mount MNT] [--ns A/B] STORE:TYPE/ID[/TIME] [--manifest]\n"
     "      why a lock is busy now: its holders and since when, their reason and PBS task, who\n"
-    "      waits through the mount, and the attempts refused in the last hour\n";
+    "      waits through the mount, and the attempts refused in the last hour\n"
+    "  metrics [--mount MNT] [--output FILE]\n"
+    "      lock metrics in Prometheus's text format (FILE written atomically, for\n"
+    "      node_exporter's textfile collector)\n";
 
 }  // namespace
 
@@ -61,5 +64,6 @@ int main(int argc, char** argv) {
   if (command == "list") return pbs::lockctl::run_list(args);
   if (command == "history") return pbs::lockctl::run_history(args);
   if (command == "why") return pbs::lockctl::run_why(args);
+  if (command == "metrics") return pbs::lockctl::run_metrics(args);
   return pbs::lockctl::usage_error("unknown command '" + command + "' (try --help)");
 }

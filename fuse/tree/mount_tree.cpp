@@ -116,8 +116,10 @@ Result<Node> MountTree::child(const Node& parent, std::string_view name) {
   bool valid = false;
   switch (parent.kind) {
     case NodeKind::kRoot:
-      if (name == kStatusFileName || name == kEventsFileName) {
-        node.kind = name == kStatusFileName ? NodeKind::kStatusFile : NodeKind::kEventsFile;
+      if (name == kStatusFileName || name == kEventsFileName || name == kMetricsFileName) {
+        node.kind = name == kStatusFileName   ? NodeKind::kStatusFile
+                    : name == kEventsFileName ? NodeKind::kEventsFile
+                                              : NodeKind::kMetricsFile;
         valid = true;
       } else {
         node.kind = NodeKind::kStore;
@@ -197,6 +199,7 @@ Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node
     case NodeKind::kRoot: {
       add(std::string(kStatusFileName), NodeKind::kStatusFile, [](Node&) {});
       add(std::string(kEventsFileName), NodeKind::kEventsFile, [](Node&) {});
+      add(std::string(kMetricsFileName), NodeKind::kMetricsFile, [](Node&) {});
       for (const auto& store : *stores_.current()) {
         add(store.name(), NodeKind::kStore, [&](Node& n) { n.store = store.name(); });
       }

@@ -12,6 +12,7 @@ bool Node::is_directory() const {
     case NodeKind::kManifest:
     case NodeKind::kStatusFile:
     case NodeKind::kEventsFile:
+    case NodeKind::kMetricsFile:
       return false;
     default:
       return true;
@@ -37,6 +38,7 @@ std::string Node::mount_path() const {
   if (kind == NodeKind::kRoot) return "";
   if (kind == NodeKind::kStatusFile) return std::string(kStatusFileName);
   if (kind == NodeKind::kEventsFile) return std::string(kEventsFileName);
+  if (kind == NodeKind::kMetricsFile) return std::string(kMetricsFileName);
   if (is_lock()) return pbs::mount_path(lock_object());
   std::string out = namespace_mount_path(store, ns);
   switch (kind) {

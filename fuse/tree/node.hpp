@@ -31,12 +31,15 @@ enum class NodeKind {
   kManifest,
   kStatusFile,
   kEventsFile,
+  kMetricsFile,
 };
 
 /// The file at the mount root that takes no lock (version and counters; the FUSE floor).
 inline constexpr std::string_view kStatusFileName = ".pbs-lockfs";
 /// The file at the mount root with the history of lock events, one JSON object per line.
 inline constexpr std::string_view kEventsFileName = ".pbs-lockfs-events";
+/// The file at the mount root with the lock metrics in Prometheus's text format.
+inline constexpr std::string_view kMetricsFileName = ".pbs-lockfs-metrics";
 
 struct Node {
   NodeKind kind = NodeKind::kRoot;
@@ -49,9 +52,14 @@ struct Node {
   bool is_directory() const;
   /// Group lock, snapshot or manifest: a node whose open takes a lock.
   bool is_lock() const;
-  /// A file of the mount root that takes no lock: the status file or the events file.
+  /// A file of the mount root that takes no lock: the status, events or metrics file.
   bool is_control_file() const {
-    return kind == NodeKind::kStatusFile || kind == NodeKind::kEventsFile;
+    return kind == NodeKind::kStatusFile || kind == NodeKind::kEventsFile ||
+           kind == NodeKind::kMetricsFile;
+  }
+  /// A control file whose text is taken once at open (read by those who may list).
+  bool is_snapshot_file() const {
+    return kind == NodeKind::kEventsFile || kind == NodeKind::kMetricsFile;
   }
   /// A directory whose children are named after the namespace's contents (store or namespace).
   bool is_namespace_root() const {
