@@ -139,8 +139,8 @@ std::string LockMetrics::text(const Process& p) const {
          "Waits for a busy lock through the mount that began.");
   for (const auto& [k, n] : waits_started_) {
     out += "pbs_lockfs_waits_started_total" +
-           labels({{"store", std::get<0>(k)}, {"kind", std::get<1>(k)}}) + " " +
-           std::to_string(n) + "\n";
+           labels({{"store", std::get<0>(k)}, {"kind", std::get<1>(k)}}) + " " + std::to_string(n) +
+           "\n";
   }
   header(out, "pbs_lockfs_waits_ended_total", "counter",
          "Waits through the mount that ended, by outcome (granted, EINTR, ETIMEDOUT, EDEADLK, "

@@ -11,6 +11,7 @@
 
 #include "attributes.hpp"
 #include "caller.hpp"
+#include "contention_notifier.hpp"
 #include "lock_event_recorder.hpp"
 #include "lock_manager.hpp"
 #include "mount_model.hpp"
@@ -29,6 +30,8 @@ struct Filesystem : MountModel {
   std::unique_ptr<LockManager> lock_manager;
   /// The history of lock events (holds, waits, refusals) and their log lines.
   std::unique_ptr<LockEventRecorder> events;
+  /// Wakes holders' poll() when somebody wants their lock.
+  std::unique_ptr<ContentionNotifier> contention;
   /// The watcher of the lock root, while it runs (for the status file's counters).
   const LockTreeMonitor* monitor = nullptr;
   fuse_session* session = nullptr;

@@ -54,8 +54,20 @@ LockEvent LockEventRecorder::mount_event(const OpenHandle& handle, LockEvent::Ty
   return event;
 }
 
+void LockEventRecorder::contended(const LockEvent& e) const {
+  if (contention_ == nullptr) return;
+  std::string why = e.type == LockEvent::Type::kWait ? "a wait" : "a refused attempt";
+  why += std::string(" (") + (e.mode ? std::string(to_string(*e.mode)) : "mode unknown") + ", " +
+         (e.via_mount ? "through the mount" : "direct") + ", " +
+         (e.pid == 0 ? "pid unknown" : "pid " + std::to_string(e.pid));
+  if (!e.command.empty()) why += " " + e.command;
+  why += ")";
+  contention_->wanted(e.object, why);
+}
+
 LockEventRecorder::EventId LockEventRecorder::begin(LockEvent event) {
   metrics_.started(event);
+  if (event.type != LockEvent::Type::kHold) contended(event);
   const bool ongoing = event.ongoing();
   LockEvent copy = ongoing ? event : LockEvent{};
   EventId id = history_.record(std::move(event));
@@ -117,7 +129,10 @@ void LockEventRecorder::hold_changed(const OpenHandle& handle) {
     });
     queue(ended->id, true);
   }
-  if (!holds) return;
+  if (!holds) {
+    if (contention_ != nullptr) contention_->let_go(handle);
+    return;
+  }
   EventId id = begin(mount_event(handle, LockEvent::Type::kHold, mode, handle.opener.pid()));
   {
     MutexLock lock(mutex_);

@@ -22,6 +22,15 @@
 
 namespace pbs::fs {
 
+/// Told when somebody wants a lock (waits for it or is refused), and when a holder through the
+/// mount lets go: how holders learn they block somebody (ContentionNotifier).
+class ContentionListener {
+ public:
+  virtual ~ContentionListener() = default;
+  virtual void wanted(const LockObject& object, const std::string& why) = 0;
+  virtual void let_go(const OpenHandle& handle) = 0;
+};
+
 class LockEventRecorder {
  public:
   using EventId = LockHistory::EventId;
@@ -31,6 +40,8 @@ class LockEventRecorder {
 
   const LockHistory& history() const { return history_; }
   const LockMetrics& metrics() const { return metrics_; }
+  /// Set before serving; the listener must outlive the recorder's use.
+  void on_contention(ContentionListener& listener) { contention_ = &listener; }
 
   // Through the mount; called by the LockManager on whichever thread made the change.
   /// `handle`'s hold changed (taken, converted, let go): its hold event is started or ended.
@@ -71,8 +82,12 @@ class LockEventRecorder {
   void queue(EventId id, bool ended, ProcessRef process = {});
   void write_log(const LockEvent& event, bool ended) const;
 
+  /// Somebody wants the lock of `event`: its holders through the mount are told.
+  void contended(const LockEvent& event) const;
+
   LockHistory history_;
   LockMetrics metrics_;
+  ContentionListener* contention_ = nullptr;
   const bool journal_;
   Mutex publish_mutex_ PBS_ACQUIRED_BEFORE(mutex_);  ///< one publish() at a time
   mutable Mutex mutex_;

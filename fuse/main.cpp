@@ -176,6 +176,8 @@ int start(int argc, char** argv) {
   fs.events = std::make_unique<LockEventRecorder>(fs.options.history_events,
                                                   std::getenv("JOURNAL_STREAM") != nullptr);
   fs.lock_manager->record_events(*fs.events);
+  fs.contention = std::make_unique<ContentionNotifier>(*fs.lock_manager);
+  fs.events->on_contention(*fs.contention);
   fs.tree = std::make_unique<MountTree>(*fs.stores, *fs.lock_root, *fs.lock_manager);
 
   std::string mount_options = "allow_other,fsname=pbs-lockfs,subtype=pbs-lockfs";

@@ -48,6 +48,7 @@ fuse_lowlevel_ops filesystem_operations() {
   ops.lseek = Guarded<"lseek", op_lseek>::call;
   ops.write = Guarded<"write", op_write>::call;
   ops.flock = Guarded<"flock", op_flock>::call;
+  ops.poll = Guarded<"poll", op_poll>::call;
   ops.getlk = Guarded<"getlk", op_getlk>::call;
   ops.setlk = Guarded<"setlk", op_setlk>::call;
   ops.unlink = Guarded<"unlink", op_unlink>::call;

@@ -43,6 +43,7 @@ void op_lseek(Request& req, fuse_ino_t ino, off_t offset, int whence, fuse_file_
 void op_write(Request& req, fuse_ino_t ino, const char* buf, size_t size, off_t offset,
               fuse_file_info* fi);
 void op_flock(Request& req, fuse_ino_t ino, fuse_file_info* fi, int op);
+void op_poll(Request& req, fuse_ino_t ino, fuse_file_info* fi, fuse_pollhandle* ph);
 void op_getlk(Request& req, fuse_ino_t ino, fuse_file_info* fi, struct flock* lock);
 void op_setlk(Request& req, fuse_ino_t ino, fuse_file_info* fi, struct flock* lock, int sleep);
 void op_unlink(Request& req, fuse_ino_t parent, const char* name);

@@ -1,6 +1,7 @@
 // FUSE operations on lock nodes: open takes the lock, release drops it, flock converts it,
 // read shows the state, write stores the holder's reason, setattr only allows harmless changes.
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/file.h>
 
 #include <memory>
@@ -100,7 +101,11 @@ void op_read(Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_
     return (void)req.buffer(text.data() + offset,
                             std::min(size, text.size() - static_cast<size_t>(offset)));
   }
-  std::string text = open_node_text(Filesystem::of(req), *node);
+  auto& fs = Filesystem::of(req);
+  std::string text = open_node_text(fs, *node);
+  // The holder's own line: who wanted its lock (and the end of POLLPRI until somebody does again).
+  if (OpenHandle* handle = node->is_lock() ? handle_of(fi) : nullptr)
+    text += fs.contention->read_by(*handle);
   if (offset >= static_cast<off_t>(text.size())) return (void)req.buffer(nullptr, 0);
   size_t n = std::min(size, text.size() - static_cast<size_t>(offset));
   req.buffer(text.data() + offset, n);
@@ -151,6 +156,16 @@ void op_flock(Request& req, fuse_ino_t ino, fuse_file_info* fi, int op) {
   if (!permitted(fs.access.may_lock(caller), caller, "flock", handle->lock_file))
     return req.error(EACCES);
   fs.lock_manager->flock(std::move(req), handle, op, process_of(caller.tid));
+}
+
+void op_poll(Request& req, fuse_ino_t ino, fuse_file_info* fi, fuse_pollhandle* ph) {
+  auto node = node_of(req, ino);
+  OpenHandle* handle = node && node->is_lock() ? handle_of(fi) : nullptr;
+  if (handle == nullptr) {
+    if (ph != nullptr) fuse_pollhandle_destroy(ph);
+    return req.poll(POLLIN | POLLOUT);
+  }
+  req.poll(Filesystem::of(req).contention->poll(*handle, ph));
 }
 
 void op_setattr(Request& req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {

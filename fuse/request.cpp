@@ -65,6 +65,10 @@ void Request::lseek(off_t offset) {
   if (fuse_req_t req = take()) fuse_reply_lseek(req, offset);
 }
 
+void Request::poll(unsigned revents) {
+  if (fuse_req_t req = take()) fuse_reply_poll(req, revents);
+}
+
 void Request::none() {
   if (fuse_req_t req = std::exchange(req_, nullptr)) fuse_reply_none(req);
 }

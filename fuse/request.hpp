@@ -63,6 +63,7 @@ class Request {
   void xattr_size(std::size_t size);
   void statfs(const struct statvfs& st);
   void lseek(off_t offset);
+  void poll(unsigned revents);
   /// For FORGET, which takes no answer.
   void none();
   /// After a failure the operation could not answer itself: EIO (nothing for a FORGET).

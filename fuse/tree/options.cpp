@@ -218,7 +218,7 @@ const char* usage_text() {
          "     max_threads=N       FUSE worker threads (default 16)\n"
          "     max_inodes=N        nodes the kernel may keep looked up (default 49152): bounds\n"
          "                         the daemon's memory however big the datastore\n"
-         "     history_events=N    lock events remembered (default 65536, about 30 MiB at\n"
+         "     history_events=N    lock events remembered (default 65536, about 28 MiB at\n"
          "                         most; 0: none); read with pbs-lockctl history\n"
          "     watch=no            do not watch the lock tree (stat then shows locks taken\n"
          "                         outside the mount up to attr_timeout late; no direct\n"
