@@ -55,7 +55,7 @@ void op_open(Request& req, fuse_ino_t ino, fuse_file_info* fi) {
     snapshot->text = node->kind == NodeKind::kEventsFile ? events_text(fs) : metrics_text(fs);
     fi->fh = reinterpret_cast<std::uint64_t>(snapshot.get());
     // Handed to the kernel last; an opener gone meanwhile gets no release: freed here.
-    if (req.open(*fi)) snapshot.release();
+    if (req.open(*fi)) static_cast<void>(snapshot.release());  // the kernel's until RELEASE
     return;
   }
   if (!permitted(fs.access.may_lock(caller), caller, "lock", node->mount_path()))

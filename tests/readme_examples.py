@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Runs the README's lock example exactly as printed, against a real mount.
 
+Then its give-way example (the python block starting `#!/usr/bin/python3` in "Giving way"):
+it holds a node until a waiter through the mount arrives, says who, and lets go; the waiter must
+get the lock within a few seconds.
+
 The console block of "Locking by opening" (the one that starts with `# exec 9>`) is taken from
 README.md: each `# ` line is a command, the lines after it are what it prints. The commands run
 in one bash, in order, with only the paths changed (/run/pbs-locks -> a scratch mount,
@@ -27,6 +31,39 @@ def example_block(readme):
         if block.startswith("# exec 9>"):
             return block
     raise SystemExit("no console block starting with '# exec 9>' in 'Locking by opening'")
+
+
+def give_way_example(readme):
+    section = readme.split("### Giving way", 1)[1]
+    for block in re.findall(r"```python\n(.*?)```", section, re.S):
+        if block.startswith("#!/usr/bin/python3"):
+            return block
+    raise SystemExit("no python block starting with '#!/usr/bin/python3' in 'Giving way'")
+
+
+def run_give_way(readme, mnt, scratch):
+    """True when the give-way holder let go for a waiter within seconds and said who it was."""
+    script = os.path.join(scratch, "give-way.py")
+    with open(script, "w") as f:
+        f.write(give_way_example(readme))
+    node = os.path.join(mnt, "store1/vm/100/2024-01-01T00:00:00Z")
+    holder = subprocess.Popen([sys.executable, script, node], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)  # it holds the lock and polls
+    waiter = subprocess.Popen([sys.executable, "-c",
+                               f"import os; os.open({node!r}, os.O_RDONLY); print('got it')"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        said, _ = holder.communicate(timeout=5)
+        got, _ = waiter.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        holder.kill()
+        waiter.kill()
+        print("FAIL give-way: nobody gave way within 5 s")
+        return False
+    ok = (said.startswith("wanted: a wait (shared, through the mount, pid ")
+          and said.endswith("gave way\n") and got == "got it\n")
+    print(f"{'ok  ' if ok else 'FAIL'} give-way example: {said!r} {got!r}")
+    return ok
 
 
 def steps(block):
@@ -86,6 +123,8 @@ def main():
                 failures.append((command, expected, printed))
         shell.stdin.close()
         shell.wait(timeout=10)
+        if not run_give_way(open(readme_path, encoding="utf-8").read(), mnt, scratch):
+            failures.append(("give-way example", [], []))
     finally:
         monitor.terminate()
         try:
