@@ -141,6 +141,17 @@ void LockEventRecorder::hold_changed(const OpenHandle& handle) {
   queue(id, false, handle.opener);
 }
 
+void LockEventRecorder::reason_written(const OpenHandle& handle, const std::string& reason) {
+  EventId id = 0;
+  {
+    MutexLock lock(mutex_);
+    auto found = holds_.find(&handle);
+    if (found == holds_.end()) return;
+    id = found->second.id;
+  }
+  history_.update(id, [&](LockEvent& e) { e.reason = reason; });
+}
+
 LockEventRecorder::EventId LockEventRecorder::wait_started(const OpenHandle& handle, LockMode mode,
                                                            pid_t requester) {
   // Not the fast path (the lock is busy): the requester's command is read now, while it runs.

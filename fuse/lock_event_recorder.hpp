@@ -46,6 +46,8 @@ class LockEventRecorder {
   // Through the mount; called by the LockManager on whichever thread made the change.
   /// `handle`'s hold changed (taken, converted, let go): its hold event is started or ended.
   void hold_changed(const OpenHandle& handle);
+  /// The holder of `handle` wrote `reason`: its hold event shows it from now on.
+  void reason_written(const OpenHandle& handle, const std::string& reason);
   EventId wait_started(const OpenHandle& handle, LockMode mode, pid_t requester);
   /// `error`: 0 when granted, else the errno the wait ended with.
   void wait_ended(EventId id, int error);

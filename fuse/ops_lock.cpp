@@ -135,15 +135,20 @@ void op_write(Request& req, fuse_ino_t ino, const char* buf, size_t size, off_t 
                  handle->request.object.describe(), OpenHandle::kMaxReason, handle->opener.pid());
     return req.error(EFBIG);
   }
-  MutexLock hold(handle->mutex);
-  if (fi->flags & O_APPEND) offset = static_cast<off_t>(handle->reason.size());
-  if (static_cast<size_t>(offset) + size > OpenHandle::kMaxReason) {
-    return req.error(EFBIG);
+  std::string reason;
+  {
+    MutexLock hold(handle->mutex);
+    if (fi->flags & O_APPEND) offset = static_cast<off_t>(handle->reason.size());
+    if (static_cast<size_t>(offset) + size > OpenHandle::kMaxReason) {
+      return req.error(EFBIG);
+    }
+    if (handle->reason.size() < static_cast<size_t>(offset) + size) {
+      handle->reason.resize(static_cast<size_t>(offset) + size);
+    }
+    handle->reason.replace(static_cast<size_t>(offset), size, buf, size);
+    reason = handle->reason;
   }
-  if (handle->reason.size() < static_cast<size_t>(offset) + size) {
-    handle->reason.resize(static_cast<size_t>(offset) + size);
-  }
-  handle->reason.replace(static_cast<size_t>(offset), size, buf, size);
+  Filesystem::of(req).events->reason_written(*handle, reason);  // shown in the history at once
   req.written(size);
 }
 

@@ -101,9 +101,9 @@ TEST_F(ContentionTest, AHolderIsWokenWhenSomebodyWantsItsLockAndNeverOtherwise) 
   ASSERT_NE(woken, -1ms);
   EXPECT_LE(Clock::now() - asked, 50ms);
   std::string text = text_of(fd);
-  EXPECT_NE(text.find("wanted: a wait (shared, through the mount, pid " +
-                      std::to_string(waiter.pid())),
-            std::string::npos)
+  EXPECT_NE(
+      text.find("wanted: a wait (shared, through the mount, pid " + std::to_string(waiter.pid())),
+      std::string::npos)
       << text;
   // Read: no more POLLPRI until somebody wants it again.
   EXPECT_EQ(until_wanted(fd, 200ms), -1ms);

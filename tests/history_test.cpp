@@ -205,6 +205,62 @@ TEST_F(HistoryTest, MetricsCountWhatTheWorkloadDidAndPassTheParser) {
       << now;
 }
 
+// `pbs-lockctl top` in a real terminal: tmux runs it, capture-pane reads the screen, send-keys
+// types. The held lock and its holder are on the screen, a resize does not end it, q does.
+TEST_F(HistoryTest, TopShowsTheHeldLockInATerminalSurvivesAResizeAndQuitsOnQ) {
+  HoldingChild holder([&] {
+    int fd = open(node(kSnap1).c_str(), O_RDWR);
+    if (fd < 0) return errno;
+    return write(fd, "tape copy", 9) < 0 ? errno : 0;
+  });
+  ASSERT_EQ(holder.error(), 0);
+  const std::string session = "pbs-lockfs-top-" + std::to_string(getpid());
+  const std::string tmux = "tmux -L " + session + " ";
+  auto screen = [&] { return output_of(tmux + "capture-pane -p -t " + session + " 2>&1"); };
+  auto running = [&] {
+    int code = -1;
+    output_of(tmux + "has-session -t " + session + " 2>/dev/null", &code);
+    return code == 0;
+  };
+  int code = -1;
+  output_of(tmux + "new-session -d -s " + session + " -x 140 -y 24 '" + PBS_LOCKCTL +
+                " top --mount " + mnt_ + " -d 0.2'",
+            &code);
+  ASSERT_EQ(code, 0);
+  std::string shown;
+  EXPECT_TRUE(eventually([&] {
+    shown = screen();
+    return shown.find("store1:" + std::string(kSnap1)) != std::string::npos &&
+           shown.find(std::to_string(holder.pid())) != std::string::npos &&
+           shown.find("reason \"tape copy\"") != std::string::npos;
+  })) << shown;
+  EXPECT_NE(shown.find("1 held"), std::string::npos) << shown;
+  output_of(tmux + "resize-window -t " + session + " -x 50 -y 8");
+  std::this_thread::sleep_for(500ms);
+  EXPECT_TRUE(running()) << screen();
+  EXPECT_NE(screen().find("q quit"), std::string::npos) << screen();
+  output_of(tmux + "send-keys -t " + session + " q");
+  EXPECT_TRUE(eventually([&] { return !running(); }, 3s));
+  output_of(tmux + "kill-server 2>/dev/null");
+}
+
+TEST_F(HistoryTest, TopInBatchModeIsPlainTextFrames) {
+  NodeHolder holder(node(kSnap2), O_RDONLY);
+  int code = -1;
+  std::string out =
+      output_of(std::string(PBS_LOCKCTL) + " top -b -n 2 -d 0.1 --mount " + mnt_, &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;  // no terminal codes
+  std::size_t frames = 0;
+  for (std::size_t at = 0; (at = out.find("pbs-lockctl top - ", at)) != std::string::npos; ++at)
+    ++frames;
+  EXPECT_EQ(frames, 2u) << out;
+  EXPECT_NE(out.find("shared     mount   store1:" + std::string(kSnap2) + "         " +
+                     std::to_string(holder.pid())),
+            std::string::npos)
+      << out;
+}
+
 TEST_F(HistoryTest, DirectHoldsAreRecordedWithTheirHolder) {
   int fd = open(node(kSnap2).c_str(), O_RDONLY);  // creates the lock file
   ASSERT_GE(fd, 0);

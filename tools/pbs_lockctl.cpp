@@ -40,7 +40,11 @@ constexpr const char kUsage[] =
     "      waits through the mount, and the attempts refused in the last hour\n"
     "  metrics [--mount MNT] [--output FILE]\n"
     "      lock metrics in Prometheus's text format (FILE written atomically, for\n"
-    "      node_exporter's textfile collector)\n";
+    "      node_exporter's textfile collector)\n"
+    "  top [--mount MNT] [--store NAME] [-d SECS] [-n COUNT] [-b]\n"
+    "      live view: held locks (longest first) and their holders, waiters, refused\n"
+    "      attempts per minute, busiest objects; q quits, s orders, f filters by store;\n"
+    "      -b (or not a terminal): plain text every SECS\n";
 
 }  // namespace
 
@@ -65,5 +69,6 @@ int main(int argc, char** argv) {
   if (command == "history") return pbs::lockctl::run_history(args);
   if (command == "why") return pbs::lockctl::run_why(args);
   if (command == "metrics") return pbs::lockctl::run_metrics(args);
+  if (command == "top") return pbs::lockctl::run_top(args);
   return pbs::lockctl::usage_error("unknown command '" + command + "' (try --help)");
 }
