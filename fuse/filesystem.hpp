@@ -18,6 +18,7 @@
 #include "node_status_text.hpp"
 #include "request.hpp"
 #include "resource_shortage.hpp"
+#include "snapshot_files.hpp"
 
 namespace pbs::fs {
 
@@ -32,6 +33,8 @@ struct Filesystem : MountModel {
   std::unique_ptr<LockEventRecorder> events;
   /// Wakes holders' poll() when somebody wants their lock.
   std::unique_ptr<ContentionNotifier> contention;
+  /// The open events and metrics files' texts.
+  SnapshotFiles snapshots;
   /// The watcher of the lock root, while it runs (for the status file's counters).
   const LockTreeMonitor* monitor = nullptr;
   fuse_session* session = nullptr;

@@ -57,16 +57,7 @@ Result<void> LockManager::start() {
   auto watch = LockFileWatch::create();
   if (!watch) return watch.error();
   watch_.emplace(std::move(watch.value()));
-  wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  epoll_fd_.reset(epoll_create1(EPOLL_CLOEXEC));
-  if (!wake_fd_ || !epoll_fd_) return sys_error("create", "event descriptors");
-  for (int fd : {watch_->fd(), wake_fd_.get()}) {
-    epoll_event event{};
-    event.events = EPOLLIN;
-    event.data.fd = fd;
-    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event) != 0)
-      return sys_error("epoll_ctl", "");
-  }
+  if (auto ok = sleep_.open(watch_->fd()); !ok) return ok.error();
   {
     MutexLock lock(queue_mutex_);
     queue_.emplace(root_, &*watch_);
@@ -99,8 +90,7 @@ void LockManager::stop() {
 }
 
 void LockManager::wake() {
-  std::uint64_t one = 1;
-  [[maybe_unused]] auto n = write(wake_fd_.get(), &one, sizeof one);
+  sleep_.wake();
 }
 
 void LockManager::open(Request req, const fuse_file_info& fi, std::shared_ptr<OpenHandle> handle,
@@ -166,12 +156,13 @@ void LockManager::announce_granted(OpenHandle& handle) const {
 
 void LockManager::opened(Request& req, fuse_file_info fi, std::shared_ptr<OpenHandle> handle) {
   announce_granted(*handle);
+  fi.fh = reinterpret_cast<std::uint64_t>(handle.get());
   {
     MutexLock lock(registry_mutex_);
     handles_[handle->lock_file].push_back(handle);
+    by_fh_[fi.fh] = handle;
     ++handle_count_;
   }
-  fi.fh = reinterpret_cast<std::uint64_t>(handle.get());
   // The caller is gone (killed while we answered): no release will ever come.
   if (!req.open(fi)) release(handle.get());
 }
@@ -320,6 +311,7 @@ void LockManager::release(OpenHandle* handle) {
       if (it != list.end()) {
         keep = std::move(*it);
         list.erase(it);
+        by_fh_.erase(reinterpret_cast<std::uint64_t>(handle));
         --handle_count_;
       }
       if (list.empty()) handles_.erase(found);
@@ -467,17 +459,8 @@ void LockManager::run() {
         timeout_ms = static_cast<int>(std::max<long>(0, wait.count()));
       }
     }
-    epoll_event events[2];
-    int n = epoll_wait(epoll_fd_.get(), events, 2, timeout_ms);
     std::vector<int> events_on;
-    for (int i = 0; i < n; ++i) {
-      if (events[i].data.fd == watch_->fd()) {
-        events_on = watch_->drain();
-      } else {
-        std::uint64_t count;
-        [[maybe_unused]] auto r = read(wake_fd_.get(), &count, sizeof count);
-      }
-    }
+    if (sleep_.wait(timeout_ms)) events_on = watch_->drain();
     std::vector<Reply> replies;
     {
       MutexLock lock(queue_mutex_);
@@ -498,6 +481,12 @@ std::vector<std::shared_ptr<OpenHandle>> LockManager::handles(const std::string&
   auto found = handles_.find(lock_file);
   if (found == handles_.end()) return {};
   return found->second;
+}
+
+std::shared_ptr<OpenHandle> LockManager::handle_of(std::uint64_t fh) const {
+  MutexLock lock(registry_mutex_);
+  auto found = by_fh_.find(fh);
+  return found == by_fh_.end() ? nullptr : found->second;
 }
 
 std::vector<std::shared_ptr<OpenHandle>> LockManager::all_handles() const {

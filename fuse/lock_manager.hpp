@@ -39,6 +39,7 @@
 #include "mutex.hpp"
 #include "open_handle.hpp"
 #include "request.hpp"
+#include "wakeable_wait.hpp"
 
 namespace pbs::fs {
 
@@ -85,6 +86,10 @@ class LockManager : public MountLocks {
                                   const ObjectFilter& keep) const override;
   std::size_t waiter_count(const std::string& lock_file) const override;
 
+  /// The handle the kernel knows as file handle `fh`, kept alive by the caller's reference;
+  /// nullptr once released (a READ or WRITE may still arrive for a handle the kernel has
+  /// released, when its caller was killed meanwhile).
+  std::shared_ptr<OpenHandle> handle_of(std::uint64_t fh) const;
   /// Every open handle.
   std::vector<std::shared_ptr<OpenHandle>> all_handles() const;
   std::size_t total_waiters() const;
@@ -161,14 +166,16 @@ class LockManager : public MountLocks {
   std::unordered_map<std::string, std::vector<std::shared_ptr<OpenHandle>>> handles_
       PBS_GUARDED_BY(registry_mutex_);
   std::size_t handle_count_ PBS_GUARDED_BY(registry_mutex_) = 0;
+  /// The same handles by the file handle the kernel was given.
+  std::unordered_map<std::uint64_t, std::shared_ptr<OpenHandle>> by_fh_
+      PBS_GUARDED_BY(registry_mutex_);
   /// How many requests wait per lock file, and in all: copies of the queue's counts, for
   /// getattr (updated under queue_mutex_ with the queue).
   std::unordered_map<std::string, std::size_t> waiter_counts_ PBS_GUARDED_BY(registry_mutex_);
   std::size_t waiter_total_ PBS_GUARDED_BY(registry_mutex_) = 0;
 
   std::optional<LockFileWatch> watch_;
-  UniqueFd wake_fd_;
-  UniqueFd epoll_fd_;
+  WakeableWait sleep_;  ///< the manager's thread sleeps here
   std::atomic<bool> running_{false};
   std::thread thread_;
 };

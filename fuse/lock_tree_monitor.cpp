@@ -56,16 +56,7 @@ Result<void> LockTreeMonitor::start() {
   auto watch = LockTreeWatch::create(*model_.lock_root);
   if (!watch) return watch.error();
   watch_.emplace(std::move(watch.value()));
-  wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  epoll_fd_.reset(epoll_create1(EPOLL_CLOEXEC));
-  if (!wake_fd_ || !epoll_fd_) return sys_error("create", "event descriptors");
-  for (int fd : {watch_->fd(), wake_fd_.get()}) {
-    epoll_event event{};
-    event.events = EPOLLIN;
-    event.data.fd = fd;
-    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event) != 0)
-      return sys_error("epoll_ctl", "");
-  }
+  if (auto ok = sleep_.open(watch_->fd()); !ok) return ok.error();
   OwnLockOpens::instance().enable(true);
   model_.proc_locks.watch_activity(&activity_);
   watch_->watch_tree();
@@ -80,8 +71,7 @@ Result<void> LockTreeMonitor::start() {
 
 void LockTreeMonitor::stop() {
   if (!running_.exchange(false)) return;
-  std::uint64_t one = 1;
-  [[maybe_unused]] auto n = write(wake_fd_.get(), &one, sizeof one);
+  sleep_.wake();
   thread_.join();
   model_.proc_locks.watch_activity(nullptr);
   recorder_.publish();
@@ -232,13 +222,11 @@ void LockTreeMonitor::watch_and_record() {
     auto due = std::min(tracker_.next_due(), last_publish + kPublishEvery);
     auto wait = std::chrono::ceil<std::chrono::milliseconds>(due - now);
     int timeout_ms = static_cast<int>(std::max<long>(0, wait.count()));
-    epoll_event events[2];
-    int n = epoll_wait(epoll_fd_.get(), events, 2, timeout_ms);
+    // Woken without events: to stop (running_ is checked) or for a re-check that is due.
+    const bool read_events = sleep_.wait(timeout_ms);
     const auto woken = std::chrono::steady_clock::now();
-    bool overflowed = false, read_events = false;
-    for (int i = 0; i < n; ++i) {
-      if (events[i].data.fd != watch_->fd()) continue;  // the wake-up: running_ is checked
-      read_events = true;
+    bool overflowed = false;
+    if (read_events) {
       now = std::chrono::steady_clock::now();
       auto batch = watch_->read(overflowed);
       // A /proc/locks copy from before these is stale (only lock file events count: the

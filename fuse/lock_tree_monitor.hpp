@@ -25,6 +25,7 @@
 #include "lock_tree_watch.hpp"
 #include "mount_model.hpp"
 #include "unique_fd.hpp"
+#include "wakeable_wait.hpp"
 
 namespace pbs::fs {
 
@@ -59,8 +60,7 @@ class LockTreeMonitor {
   /// Open direct holds and waits, by (lock file, pid, is a wait): their event in the history.
   std::map<std::tuple<std::string, pid_t, bool>, LockEventRecorder::EventId> open_events_;
   unsigned root_replacements_ = 0;
-  UniqueFd wake_fd_;
-  UniqueFd epoll_fd_;
+  WakeableWait sleep_;  ///< the monitor's thread sleeps here
   std::atomic<bool> running_{false};
   std::atomic<std::size_t> watches_{0};
   /// Changes before each batch of lock tree events is read (ProcLocksSnapshot::watch_activity).

@@ -15,18 +15,11 @@ namespace pbs::fs {
 namespace {
 
 // File handle 0 is the status file, which takes no lock; the events and metrics files' handles
-// are their TextSnapshot (told apart by the node); a lock node's is its OpenHandle.
-OpenHandle* handle_of(const fuse_file_info* fi) {
-  return reinterpret_cast<OpenHandle*>(fi->fh);
-}
-
-// An events or metrics file's text as it was at open: reads at any offset see one consistent
-// text.
-struct TextSnapshot {
-  std::string text;
-};
-TextSnapshot* snapshot_of(const fuse_file_info* fi) {
-  return reinterpret_cast<TextSnapshot*>(fi->fh);
+// are ids in fs.snapshots (told apart by the node); a lock node's is its OpenHandle. Both are
+// looked up, never dereferenced: a READ, WRITE or FLOCK can still be answered after the
+// kernel released the handle (its caller was killed), and then finds nothing (EBADF).
+std::shared_ptr<OpenHandle> handle_of(Request& req, const fuse_file_info* fi) {
+  return fi == nullptr ? nullptr : Filesystem::of(req).lock_manager->handle_of(fi->fh);
 }
 
 }  // namespace
@@ -51,11 +44,10 @@ void op_open(Request& req, fuse_ino_t ino, fuse_file_info* fi) {
     if (access != O_RDONLY) return req.error(EACCES);
     if (!permitted(fs.access.may_list(caller), caller, "read", node->mount_path()))
       return req.error(EACCES);
-    auto snapshot = std::make_unique<TextSnapshot>();
-    snapshot->text = node->kind == NodeKind::kEventsFile ? events_text(fs) : metrics_text(fs);
-    fi->fh = reinterpret_cast<std::uint64_t>(snapshot.get());
-    // Handed to the kernel last; an opener gone meanwhile gets no release: freed here.
-    if (req.open(*fi)) static_cast<void>(snapshot.release());  // the kernel's until RELEASE
+    fi->fh =
+        fs.snapshots.add(node->kind == NodeKind::kEventsFile ? events_text(fs) : metrics_text(fs));
+    // An opener gone meanwhile gets no release: dropped here.
+    if (!req.open(*fi)) fs.snapshots.release(fi->fh);
     return;
   }
   if (!permitted(fs.access.may_lock(caller), caller, "lock", node->mount_path()))
@@ -80,9 +72,9 @@ void op_open(Request& req, fuse_ino_t ino, fuse_file_info* fi) {
 void op_release(Request& req, fuse_ino_t ino, fuse_file_info* fi) {
   auto node = node_of(req, ino);
   if (node && node->is_snapshot_file()) {
-    delete snapshot_of(fi);
-  } else if (auto* handle = handle_of(fi)) {
-    Filesystem::of(req).lock_manager->release(handle);
+    Filesystem::of(req).snapshots.release(fi->fh);
+  } else if (auto handle = handle_of(req, fi)) {
+    Filesystem::of(req).lock_manager->release(handle.get());
   }
   req.error(0);
 }
@@ -95,7 +87,9 @@ void op_read(Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_
   auto node = node_of(req, ino);
   if (!node) return req.error(ESTALE);
   if (node->is_snapshot_file()) {
-    const std::string& text = snapshot_of(fi)->text;
+    auto snapshot = Filesystem::of(req).snapshots.get(fi->fh);
+    if (!snapshot) return req.error(EBADF);
+    const std::string& text = *snapshot;
     if (offset < 0) return req.error(EINVAL);
     if (offset >= static_cast<off_t>(text.size())) return (void)req.buffer(nullptr, 0);
     return (void)req.buffer(text.data() + offset,
@@ -104,7 +98,7 @@ void op_read(Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_
   auto& fs = Filesystem::of(req);
   std::string text = open_node_text(fs, *node);
   // The holder's own line: who wanted its lock (and the end of POLLPRI until somebody does again).
-  if (OpenHandle* handle = node->is_lock() ? handle_of(fi) : nullptr)
+  if (auto handle = node->is_lock() ? handle_of(req, fi) : nullptr)
     text += fs.contention->read_by(*handle);
   if (offset >= static_cast<off_t>(text.size())) return (void)req.buffer(nullptr, 0);
   size_t n = std::min(size, text.size() - static_cast<size_t>(offset));
@@ -118,9 +112,15 @@ void op_lseek(Request& req, fuse_ino_t ino, off_t offset, int whence, fuse_file_
   auto node = node_of(req, ino);
   if (!node) return req.error(ESTALE);
   if (whence != SEEK_DATA && whence != SEEK_HOLE) return req.error(EINVAL);
-  auto length = static_cast<off_t>(node->is_snapshot_file()
-                                       ? snapshot_of(fi)->text.size()
-                                       : open_node_text(Filesystem::of(req), *node).size());
+  std::size_t size = 0;
+  if (node->is_snapshot_file()) {
+    auto snapshot = Filesystem::of(req).snapshots.get(fi->fh);
+    if (!snapshot) return req.error(EBADF);
+    size = snapshot->size();
+  } else {
+    size = open_node_text(Filesystem::of(req), *node).size();
+  }
+  auto length = static_cast<off_t>(size);
   if (offset < 0 || offset >= length) return req.error(ENXIO);
   req.lseek(whence == SEEK_DATA ? offset : length);
 }
@@ -128,7 +128,7 @@ void op_lseek(Request& req, fuse_ino_t ino, off_t offset, int whence, fuse_file_
 void op_write(Request& req, fuse_ino_t ino, const char* buf, size_t size, off_t offset,
               fuse_file_info* fi) {
   if (auto node = node_of(req, ino); !node || !node->is_lock()) return req.error(EBADF);
-  OpenHandle* handle = handle_of(fi);
+  auto handle = handle_of(req, fi);
   if (handle == nullptr) return req.error(EBADF);
   if (offset < 0 || static_cast<size_t>(offset) + size > OpenHandle::kMaxReason) {
     spdlog::warn("reason text for {} longer than {} bytes refused (pid {})",
@@ -155,17 +155,17 @@ void op_write(Request& req, fuse_ino_t ino, const char* buf, size_t size, off_t 
 void op_flock(Request& req, fuse_ino_t ino, fuse_file_info* fi, int op) {
   auto& fs = Filesystem::of(req);
   if (auto node = node_of(req, ino); !node || !node->is_lock()) return req.error(EBADF);
-  OpenHandle* handle = handle_of(fi);
+  auto handle = handle_of(req, fi);
   if (handle == nullptr) return req.error(EBADF);
   Caller caller = Caller::of(req);
   if (!permitted(fs.access.may_lock(caller), caller, "flock", handle->lock_file))
     return req.error(EACCES);
-  fs.lock_manager->flock(std::move(req), handle, op, process_of(caller.tid));
+  fs.lock_manager->flock(std::move(req), handle.get(), op, process_of(caller.tid));
 }
 
 void op_poll(Request& req, fuse_ino_t ino, fuse_file_info* fi, fuse_pollhandle* ph) {
   auto node = node_of(req, ino);
-  OpenHandle* handle = node && node->is_lock() ? handle_of(fi) : nullptr;
+  auto handle = node && node->is_lock() ? handle_of(req, fi) : nullptr;
   if (handle == nullptr) {
     if (ph != nullptr) fuse_pollhandle_destroy(ph);
     return req.poll(POLLIN | POLLOUT);
@@ -183,7 +183,7 @@ void op_setattr(Request& req, fuse_ino_t ino, struct stat* attr, int to_set, fus
   }
   if (to_set & FUSE_SET_ATTR_SIZE) {
     if (node->is_directory()) return req.error(EISDIR);
-    OpenHandle* handle = fi && node->is_lock() ? handle_of(fi) : nullptr;
+    auto handle = node->is_lock() ? handle_of(req, fi) : nullptr;
     if (handle == nullptr) return req.error(EPERM);  // truncate needs a handle
     if (attr->st_size < 0 || static_cast<size_t>(attr->st_size) > OpenHandle::kMaxReason) {
       return req.error(EFBIG);

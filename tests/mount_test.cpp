@@ -47,7 +47,8 @@ void make_stale_lock_file(const std::string& dir, const std::string& file) {
 }
 
 TEST_F(MountTest, TreeMirrorsTheDatastoreWithOnlyValidPbsNames) {
-  EXPECT_EQ(list(mnt_), (Names{".pbs-lockfs", ".pbs-lockfs-events", "store1"}));
+  EXPECT_EQ(list(mnt_),
+            (Names{".pbs-lockfs", ".pbs-lockfs-events", ".pbs-lockfs-metrics", "store1"}));
   EXPECT_EQ(list(node("")), (Names{"ct", "ns", "vm"}));  // no .chunks, no lxc
   EXPECT_EQ(list(node("vm")), (Names{"100"}));           // no -bad, no symlinked 666
   EXPECT_EQ(list(node("vm/100")),
@@ -367,11 +368,13 @@ TEST(ConfigReload, NewDatastoresAppearWithoutARemount) {
                        {"config=" + (dir / "datastore.cfg"), "lock_root=" + (dir / "locks")},
                        dir / "daemon.log");
   ASSERT_TRUE(daemon.mounted()) << daemon.log();
-  EXPECT_EQ(list(dir / "mnt"), (Names{".pbs-lockfs", ".pbs-lockfs-events", "alpha"}));
+  EXPECT_EQ(list(dir / "mnt"),
+            (Names{".pbs-lockfs", ".pbs-lockfs-events", ".pbs-lockfs-metrics", "alpha"}));
   write_file(dir / "datastore.cfg", "datastore: alpha\n\tpath " + (dir / "a") +
                                         "\n\ndatastore: beta\n\tpath " + (dir / "b") + "\n");
   EXPECT_TRUE(eventually([&] {
-    return list(dir / "mnt") == Names{".pbs-lockfs", ".pbs-lockfs-events", "alpha", "beta"};
+    return list(dir / "mnt") ==
+           Names{".pbs-lockfs", ".pbs-lockfs-events", ".pbs-lockfs-metrics", "alpha", "beta"};
   }));
   EXPECT_TRUE(std::filesystem::is_regular_file(dir / "mnt/beta/ct/2/2024-01-01T00:00:00Z"));
   EXPECT_EQ(daemon.stop(), 0);
@@ -390,7 +393,8 @@ TEST(ConfigReload, SigusrOneRereadsAnEditThatStatCannotSee) {
   MountedDaemon daemon(dir / "mnt", {"config=" + config, "lock_root=" + (dir / "locks")},
                        dir / "daemon.log");
   ASSERT_TRUE(daemon.mounted()) << daemon.log();
-  EXPECT_EQ(list(dir / "mnt"), (Names{".pbs-lockfs", ".pbs-lockfs-events", "alpha"}));
+  EXPECT_EQ(list(dir / "mnt"),
+            (Names{".pbs-lockfs", ".pbs-lockfs-events", ".pbs-lockfs-metrics", "alpha"}));
   int fd = open(config.c_str(), O_WRONLY);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(pwrite(fd, "omega", 5, std::strlen("datastore: ")), 5);
@@ -398,11 +402,12 @@ TEST(ConfigReload, SigusrOneRereadsAnEditThatStatCannotSee) {
   timespec times[2] = {before.st_atim, before.st_mtim};
   ASSERT_EQ(utimensat(AT_FDCWD, config.c_str(), times, 0), 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  EXPECT_EQ(list(dir / "mnt"),
-            (Names{".pbs-lockfs", ".pbs-lockfs-events", "alpha"}));  // not seen without a reload
+  EXPECT_EQ(list(dir / "mnt"), (Names{".pbs-lockfs", ".pbs-lockfs-events", ".pbs-lockfs-metrics",
+                                      "alpha"}));  // not seen without a reload
   ASSERT_EQ(kill(daemon.monitor_pid(), SIGUSR1), 0);
   EXPECT_TRUE(eventually([&] {
-    return list(dir / "mnt") == Names{".pbs-lockfs", ".pbs-lockfs-events", "omega"};
+    return list(dir / "mnt") ==
+           Names{".pbs-lockfs", ".pbs-lockfs-events", ".pbs-lockfs-metrics", "omega"};
   }));
   EXPECT_TRUE(std::filesystem::is_directory(dir / "mnt/omega/vm/1"));
   EXPECT_NE(daemon.log().find("reload: re-reading"), std::string::npos) << daemon.log();

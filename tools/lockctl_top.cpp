@@ -125,23 +125,21 @@ std::vector<std::string> render(const Frame& f, const Options& o, Order order) {
                 o.store.empty() ? "all" : o.store.c_str(), order_name(order));
   lines.push_back(buffer);
   lines.emplace_back();
-  lines.push_back("HELD FOR  MODE       VIA     OBJECT                                     HOLDER");
   const auto now = Clock::now();
-  for (const auto& e : f.held) {
-    std::snprintf(buffer, sizeof buffer, "%8s  %-9s  %-6s  %-41s  %s", age(now - e.start).c_str(),
-                  e.mode ? std::string(to_string(*e.mode)).c_str() : "?",
-                  e.via_mount ? "mount" : "direct", e.object.describe().c_str(), who(e).c_str());
-    lines.push_back(buffer);
-  }
-  lines.emplace_back();
-  lines.push_back("WAITING   MODE       VIA     OBJECT                                     WAITER");
-  for (const auto& e : f.waiting) {
-    std::snprintf(buffer, sizeof buffer, "%8s  %-9s  %-6s  %-41s  %s", age(now - e.start).c_str(),
-                  e.mode ? std::string(to_string(*e.mode)).c_str() : "?",
-                  e.via_mount ? "mount" : "direct", e.object.describe().c_str(), who(e).c_str());
-    lines.push_back(buffer);
-  }
-  lines.emplace_back();
+  // One table of holds or waits: how long, mode, how, the object, who.
+  auto table = [&](const char* heading, const std::vector<LockEvent>& events) {
+    lines.emplace_back(heading);
+    for (const auto& e : events) {
+      std::snprintf(buffer, sizeof buffer, "%8s  %-9s  %-6s  %-41s  %s", age(now - e.start).c_str(),
+                    e.mode ? std::string(to_string(*e.mode)).c_str() : "?",
+                    e.via_mount ? "mount" : "direct", e.object.describe().c_str(), who(e).c_str());
+      lines.push_back(buffer);
+    }
+    lines.emplace_back();
+  };
+  table("HELD FOR  MODE       VIA     OBJECT                                     HOLDER", f.held);
+  table("WAITING   MODE       VIA     OBJECT                                     WAITER",
+        f.waiting);
   lines.push_back("BUSIEST (events in the last hour)");
   for (const auto& [n, object] : f.busiest) {
     std::snprintf(buffer, sizeof buffer, "%8zu  %s", n, object.c_str());
@@ -185,9 +183,10 @@ int run_screen(Options& o) {
     refresh();
     int key = getch();
     if (key == 'q' || key == 'Q') break;
-    if (key == 's') order = order == Order::kLongest ? Order::kObject
-                            : order == Order::kObject ? Order::kPid
-                                                      : Order::kLongest;
+    if (key == 's')
+      order = order == Order::kLongest  ? Order::kObject
+              : order == Order::kObject ? Order::kPid
+                                        : Order::kLongest;
     if (key == 'f') {
       // The next store after the current filter, then all again.
       auto next = o.store.empty() ? frame.stores.begin() : frame.stores.upper_bound(o.store);
