@@ -5,7 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
-#include <unordered_set>
+#include <memory>
+#include <unordered_map>
 
 #include "filesystem.hpp"
 #include "mutex.hpp"
@@ -22,26 +23,40 @@ struct DirHandle {
   std::vector<std::pair<std::string, Node>> entries;
 };
 
-// The directory handles the kernel has open. When the session ends with some still open (a
-// detached mount whose last user went away, a killed connection), no RELEASEDIR ever comes:
-// release_open_directories() frees them.
+// The open directories' listings by file handle (an id, never a pointer: a READDIR may still be
+// answered after the kernel released its handle, when the reader was killed, and then finds
+// nothing). At the end of serving, release_open_directories() drops them.
 Mutex g_open_directories_mutex;
-std::unordered_set<DirHandle*> g_open_directories PBS_GUARDED_BY(g_open_directories_mutex);
+std::uint64_t g_next_directory PBS_GUARDED_BY(g_open_directories_mutex) = 1;
+std::unordered_map<std::uint64_t, std::shared_ptr<const DirHandle>> g_open_directories
+    PBS_GUARDED_BY(g_open_directories_mutex);
 
-void forget_directory(DirHandle* handle) {
-  {
-    MutexLock lock(g_open_directories_mutex);
-    g_open_directories.erase(handle);
-  }
-  delete handle;
+std::uint64_t remember_directory(std::shared_ptr<const DirHandle> handle) {
+  MutexLock lock(g_open_directories_mutex);
+  const std::uint64_t fh = g_next_directory++;
+  g_open_directories.emplace(fh, std::move(handle));
+  return fh;
+}
+
+std::shared_ptr<const DirHandle> directory_of(std::uint64_t fh) {
+  MutexLock lock(g_open_directories_mutex);
+  auto found = g_open_directories.find(fh);
+  return found == g_open_directories.end() ? nullptr : found->second;
+}
+
+void forget_directory(std::uint64_t fh) {
+  std::shared_ptr<const DirHandle> last;  // freed outside the mutex
+  MutexLock lock(g_open_directories_mutex);
+  auto found = g_open_directories.find(fh);
+  if (found == g_open_directories.end()) return;
+  last = std::move(found->second);
+  g_open_directories.erase(found);
 }
 
 }  // namespace
 
 void release_open_directories() {
   MutexLock lock(g_open_directories_mutex);
-  for (DirHandle* handle : g_open_directories)
-    delete handle;
   g_open_directories.clear();
 }
 
@@ -119,18 +134,14 @@ void op_opendir(Request& req, fuse_ino_t ino, fuse_file_info* fi) {
   if (!children) {
     return req.error(fs.shortage.answer(children.error(), "listing of " + node->mount_path()));
   }
-  auto* handle = new DirHandle{std::move(children.value())};
-  {
-    MutexLock lock(g_open_directories_mutex);
-    g_open_directories.insert(handle);
-  }
-  fi->fh = reinterpret_cast<uint64_t>(handle);
+  fi->fh = remember_directory(std::make_shared<const DirHandle>(std::move(children.value())));
   fi->cache_readdir = 0;
-  if (!req.open(*fi)) forget_directory(handle);
+  if (!req.open(*fi)) forget_directory(fi->fh);
 }
 
 void op_readdir(Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
-  auto* handle = reinterpret_cast<DirHandle*>(fi->fh);
+  auto handle = directory_of(fi->fh);
+  if (!handle) return req.error(EBADF);
   std::string buffer(size, '\0');
   size_t used = 0;
   // Offsets: 0 ".", 1 "..", then entries[offset - 2].
@@ -159,7 +170,8 @@ void op_readdir(Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_fi
 // read of /proc/locks), so the kernel needs no lookup or getattr per entry.
 void op_readdirplus(Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
   auto& fs = Filesystem::of(req);
-  auto* handle = reinterpret_cast<DirHandle*>(fi->fh);
+  auto handle = directory_of(fi->fh);
+  if (!handle) return req.error(EBADF);
   std::string buffer(size, '\0');
   size_t used = 0;
   std::vector<std::uint64_t> remembered;  // each entry but . and .. counts as a lookup
@@ -190,7 +202,7 @@ void op_readdirplus(Request& req, fuse_ino_t ino, size_t size, off_t offset, fus
 }
 
 void op_releasedir(Request& req, fuse_ino_t, fuse_file_info* fi) {
-  forget_directory(reinterpret_cast<DirHandle*>(fi->fh));
+  forget_directory(fi->fh);
   req.error(0);
 }
 
