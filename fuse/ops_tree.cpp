@@ -134,7 +134,8 @@ void op_opendir(Request& req, fuse_ino_t ino, fuse_file_info* fi) {
   if (!children) {
     return req.error(fs.shortage.answer(children.error(), "listing of " + node->mount_path()));
   }
-  fi->fh = remember_directory(std::make_shared<const DirHandle>(std::move(children.value())));
+  fi->fh =
+      remember_directory(std::make_shared<const DirHandle>(DirHandle{std::move(children.value())}));
   fi->cache_readdir = 0;
   if (!req.open(*fi)) forget_directory(fi->fh);
 }
