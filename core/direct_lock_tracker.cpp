@@ -17,8 +17,9 @@ constexpr std::array<std::chrono::milliseconds, 6> kRecheckAfter{
 }  // namespace
 
 void DirectLockTracker::activity(const std::string& lock_file, Activity what,
-                                 Clock::time_point now) {
+                                 Clock::time_point now, bool held_through_mount) {
   File& file = files_[lock_file];
+  file.held_at_activity |= held_through_mount;
   file.last_activity = now;
   file.step = 0;
   if (what == Activity::kOpened) ++file.opens;
@@ -83,7 +84,8 @@ DirectLockTracker::Update DirectLockTracker::update(const std::string& lock_file
 
   bool held_exclusive =
       std::find(mount_holds.begin(), mount_holds.end(), LockMode::kExclusive) != mount_holds.end();
-  bool held = !mount_holds.empty();
+  bool held = !mount_holds.empty() || file.held_at_activity;
+  file.held_at_activity = false;
   long explained = 0;  // closes accounted for by a hold or wait that ended
   for (const auto& [pid, was] : before) {
     if (!was.waiting) held = true, held_exclusive |= was.mode == LockMode::kExclusive;

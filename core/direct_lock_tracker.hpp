@@ -53,8 +53,11 @@ class DirectLockTracker {
     std::vector<Change> changes;
   };
 
-  /// Something happened to `lock_file` (its path below the lock root).
-  void activity(const std::string& lock_file, Activity what, Clock::time_point now);
+  /// Something happened to `lock_file` (its path below the lock root). `held_through_mount`:
+  /// whether the mount held it when the event was read (a refused attempt followed at once by
+  /// the holder's release is still a refusal).
+  void activity(const std::string& lock_file, Activity what, Clock::time_point now,
+                bool held_through_mount = false);
   /// Lock files whose re-check is due at `now`.
   std::vector<std::string> due(Clock::time_point now) const;
   /// When the next re-check is due; Clock::time_point::max() when none is.
@@ -86,6 +89,7 @@ class DirectLockTracker {
     long opens = 0;   ///< inotify opens minus our own (negative: ours, event still to come)
     long closes = 0;  ///< inotify closes minus our own (negative: ours, event still to come)
     Clock::time_point owed_since;  ///< since when `closes` is negative
+    bool held_at_activity = false;  ///< held (through the mount) when an event since the last look came
     Clock::time_point last_activity;
     std::size_t step = 0;  ///< how many of the re-checks after last_activity were done
   };

@@ -236,7 +236,13 @@ void LockTreeMonitor::watch_and_record() {
       for (auto& event : batch) {
         spdlog::trace("lock tree event {} {}/{}", static_cast<int>(event.kind), event.directory,
                       event.name);
-        tracker_.activity(event.directory + "/" + event.name, activity_of(event.kind), now);
+        const std::string lock_file = event.directory + "/" + event.name;
+        bool held = false;
+        if (event.kind == LockTreeWatch::Event::Kind::kClosed) {
+          for (const auto& h : model_.locks->handles(lock_file))
+            held |= h->holds();
+        }
+        tracker_.activity(lock_file, activity_of(event.kind), now, held);
       }
     }
     if (model_.lock_root->replacements() != root_replacements_ || overflowed) {

@@ -101,6 +101,13 @@ TEST_F(TrackerTest, AMountHoldMakesACloseARefusal) {
   EXPECT_EQ(update.changes[0].kind, Kind::kRefused);
 }
 
+TEST_F(TrackerTest, ARefusalJustBeforeTheMountLetGoIsStillARefusal) {
+  tracker_.activity(kFile, DirectLockTracker::Activity::kClosed, now_, true);
+  auto update = look({});  // by the first look the mount's hold is gone
+  ASSERT_EQ(update.changes.size(), 1u);
+  EXPECT_EQ(update.changes[0].kind, Kind::kRefused);
+}
+
 TEST_F(TrackerTest, ACloseOfAFreeFileIsNothing) {
   event(DirectLockTracker::Activity::kClosed);
   EXPECT_TRUE(look({}).changes.empty());
