@@ -16,8 +16,8 @@ constexpr std::array<std::chrono::milliseconds, 6> kRecheckAfter{
 
 }  // namespace
 
-void DirectLockTracker::activity(const std::string& lock_file, Activity what,
-                                 Clock::time_point now, bool held_through_mount) {
+void DirectLockTracker::activity(const std::string& lock_file, Activity what, Clock::time_point now,
+                                 bool held_through_mount) {
   File& file = files_[lock_file];
   file.held_at_activity |= held_through_mount;
   file.last_activity = now;

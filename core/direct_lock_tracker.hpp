@@ -89,7 +89,8 @@ class DirectLockTracker {
     long opens = 0;   ///< inotify opens minus our own (negative: ours, event still to come)
     long closes = 0;  ///< inotify closes minus our own (negative: ours, event still to come)
     Clock::time_point owed_since;  ///< since when `closes` is negative
-    bool held_at_activity = false;  ///< held (through the mount) when an event since the last look came
+    bool held_at_activity =
+        false;  ///< held (through the mount) when an event since the last look came
     Clock::time_point last_activity;
     std::size_t step = 0;  ///< how many of the re-checks after last_activity were done
   };
