@@ -207,11 +207,19 @@ void LockEventRecorder::publish() {
     MutexLock lock(mutex_);
     pending.swap(pending_);
   }
+  // One read of /proc/<pid>/comm per process and batch: a process cycling locks through the
+  // mount thousands of times a second costs this thread one read, not thousands.
+  std::unordered_map<pid_t, std::string> commands;
   for (auto& p : pending) {
     if (p.process.pid() != 0) {
       // The mount user's command, while it still runs (a holder that is gone by now shows as
       // `(exited)`, never as whoever has its pid since).
-      std::string command = p.process.alive() ? process_command(p.process.pid()) : "(exited)";
+      std::string command = "(exited)";
+      if (p.process.alive()) {
+        auto [known, added] = commands.try_emplace(p.process.pid());
+        if (added) known->second = process_command(p.process.pid());
+        command = known->second;
+      }
       history_.update(p.id, [&](LockEvent& e) {
         if (e.command.empty()) e.command = command;
       });

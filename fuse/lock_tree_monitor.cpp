@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "lock_directory.hpp"
 #include "lock_holders.hpp"
@@ -233,14 +234,21 @@ void LockTreeMonitor::watch_and_record() {
       // daemon's own listings open lock directories all the time).
       if (!batch.empty()) ++activity_;
       watches_ = watch_->watches();  // new directories are watched as they appear
+      // Whether the mount holds a file whose close was read: once per file and batch (a
+      // stream of lock cycles through the mount brings hundreds of closes per batch).
+      std::unordered_map<std::string, bool> held_now;
       for (auto& event : batch) {
         spdlog::trace("lock tree event {} {}/{}", static_cast<int>(event.kind), event.directory,
                       event.name);
         const std::string lock_file = event.directory + "/" + event.name;
         bool held = false;
         if (event.kind == LockTreeWatch::Event::Kind::kClosed) {
-          for (const auto& h : model_.locks->handles(lock_file))
-            held |= h->holds();
+          auto [known, added] = held_now.try_emplace(lock_file, false);
+          if (added) {
+            for (const auto& h : model_.locks->handles(lock_file))
+              known->second = known->second || h->holds();
+          }
+          held = known->second;
         }
         tracker_.activity(lock_file, activity_of(event.kind), now, held);
       }

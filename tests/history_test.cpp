@@ -267,6 +267,11 @@ TEST_F(HistoryTest, DirectHoldsAreRecordedWithTheirHolder) {
   close(fd);
   pid_t holder = spawn_command({"flock", "-x", lock_file(kSnap2), "sleep", "600"});
   ASSERT_TRUE(eventually([&] { return node_mode(node(kSnap2)) == 0220; }));
+  // Seen by the watcher (not only by a stat) before it ends.
+  ASSERT_TRUE(eventually([&] {
+    auto events = history(kSnap2);
+    return events.size() == 2 && events.back().ongoing();
+  }));
   kill_and_reap(holder);
   std::vector<LockEvent> events;
   ASSERT_TRUE(eventually([&] {
