@@ -25,20 +25,21 @@ MOUNT, LOCK_ROOT = "/run/pbs-locks", "/run/proxmox-backup/locks"
 MARK = "@@readme-example-done@@"
 
 
-def example_block(readme):
-    section = readme.split("## Locking by opening", 1)[1]
-    for block in re.findall(r"```console\n(.*?)```", section, re.S):
-        if block.startswith("# exec 9>"):
+def readme_block(readme, heading, language, start):
+    """The first ```LANGUAGE block after HEADING that starts with START."""
+    section = readme.split(heading, 1)[1]
+    for block in re.findall(rf"```{language}\n(.*?)```", section, re.S):
+        if block.startswith(start):
             return block
-    raise SystemExit("no console block starting with '# exec 9>' in 'Locking by opening'")
+    raise SystemExit(f"no {language} block starting with '{start}' in '{heading}'")
+
+
+def example_block(readme):
+    return readme_block(readme, "## Locking by opening", "console", "# exec 9>")
 
 
 def give_way_example(readme):
-    section = readme.split("### Giving way", 1)[1]
-    for block in re.findall(r"```python\n(.*?)```", section, re.S):
-        if block.startswith("#!/usr/bin/python3"):
-            return block
-    raise SystemExit("no python block starting with '#!/usr/bin/python3' in 'Giving way'")
+    return readme_block(readme, "### Giving way", "python", "#!/usr/bin/python3")
 
 
 def run_give_way(readme, mnt, scratch):
