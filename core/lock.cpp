@@ -129,17 +129,25 @@ Result<PendingLock> PendingLock::open(const LockRoot& root, LockRequest request)
 
 Result<void> PendingLock::reopen() {
   file_.reset();
-  auto dir = root_->open_directory(path_, request_.create);
+  auto dir = root_->cached_directory(path_, request_.create);
   // The lock root removed under us (mkdirat in a deleted directory fails with ENOENT): lock
   // where PBS will, in the root now at that path.
   if (!dir && dir.error().code == ENOENT && root_->refresh()) {
-    dir = root_->open_directory(path_, request_.create);
+    dir = root_->cached_directory(path_, request_.create);
   }
   if (!dir) return dir.error();
-  auto file = open_lock_file(dir->get(), path_.name, root_->owner(), request_.create);
+  struct stat opened {};
+  auto file = open_lock_file((*dir)->get(), path_.name, root_->owner(), request_.create, &opened);
+  if (!file && file.error().code == ENOENT && request_.create) {
+    // Creating fails with ENOENT only in a directory that was removed: the cached one was.
+    root_->forget_directories();
+    root_->refresh();
+    dir = root_->cached_directory(path_, request_.create);
+    if (!dir) return dir.error();
+    file = open_lock_file((*dir)->get(), path_.name, root_->owner(), request_.create, &opened);
+  }
   if (!file) return file.error();
-  dir_ = std::move(dir.value());
-  file_ = LockFileFd(std::move(file.value()));
+  file_ = LockFileFd(std::move(file.value()), opened);
   ++generation_;
   return {};
 }
@@ -152,10 +160,11 @@ Result<Lock> PendingLock::try_take() {
     if (flock(file_.get(), flock_operation(request_.mode) | LOCK_NB) != 0) {
       return sys_error("lock", root_->absolute(path_));
     }
-    if (!lock_file_at_path(file_.get(), root_->absolute(path_))) {
+    if (!lock_file_at_path(file_.device(), file_.inode(), root_->absolute(path_))) {
       // Removed or replaced after we opened it: whoever holds the file now decides. Start again,
       // in a new lock root if the old one was renamed or removed (PBS locks where the path is).
       file_.reset();
+      root_->forget_directories();
       root_->refresh();
       continue;
     }
@@ -169,7 +178,6 @@ Result<Lock> PendingLock::try_take() {
     lock.root_ = root_;
     lock.path_ = path_;
     lock.file_ = std::move(file_);
-    dir_.reset();
     lock.old_style_ = std::move(dir_lock.value());
     lock.mode_ = request_.mode;
     return lock;

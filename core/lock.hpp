@@ -84,7 +84,6 @@ class PendingLock {
   const LockRoot* root_;
   LockRequest request_;
   LockPath path_;
-  UniqueFd dir_;
   LockFileFd file_;
   unsigned generation_ = 0;
 };

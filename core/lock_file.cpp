@@ -35,14 +35,13 @@ std::string temporary_name() {
   return out;
 }
 
-Result<UniqueFd> open_existing(int dirfd, const std::string& name) {
+Result<UniqueFd> open_existing(int dirfd, const std::string& name, struct stat& st) {
   int fd = openat(dirfd, name.c_str(), kOpenFlags);
   if (fd < 0) {
     if (errno == ELOOP) return Error{ELOOP, "refusing symlink in lock tree: " + name};
     return sys_error("open lock file", name);
   }
   UniqueFd file(fd);
-  struct stat st {};
   if (fstat(fd, &st) != 0) return sys_error("stat lock file", name);
   if (!S_ISREG(st.st_mode)) return Error{EINVAL, "lock file is not a regular file: " + name};
   return file;
@@ -75,12 +74,17 @@ Result<UniqueFd> create_beside(int dirfd, const std::string& name, const Owner& 
 
 }  // namespace
 
-Result<UniqueFd> open_lock_file(int dirfd, const std::string& name, const Owner& owner,
-                                bool create) {
+Result<UniqueFd> open_lock_file(int dirfd, const std::string& name, const Owner& owner, bool create,
+                                struct stat* opened) {
+  struct stat st {};
   for (int attempt = 0; attempt < 8; ++attempt) {
-    auto existing = open_existing(dirfd, name);
+    auto existing = open_existing(dirfd, name, st);
+    if (existing && opened != nullptr) *opened = st;
     if (existing || existing.error().code != ENOENT || !create) return existing;
     auto created = create_beside(dirfd, name, owner);
+    if (created && opened != nullptr && fstat(created->get(), opened) != 0) {
+      return sys_error("stat lock file", name);
+    }
     if (created || created.error().code != EEXIST) return created;
     // Lost the race: open the winner's file.
   }
@@ -100,6 +104,12 @@ bool lock_file_at_path(int fd, const std::string& path) {
   }, at_path{};
   if (fstat(fd, &opened) != 0 || stat(path.c_str(), &at_path) != 0) return false;
   return opened.st_ino == at_path.st_ino && opened.st_dev == at_path.st_dev;
+}
+
+bool lock_file_at_path(dev_t device, ino_t inode, const std::string& path) {
+  struct stat at_path {};
+  if (stat(path.c_str(), &at_path) != 0) return false;
+  return at_path.st_ino == inode && at_path.st_dev == device;
 }
 
 bool is_temporary_lock_name(const std::string& name) {

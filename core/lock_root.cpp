@@ -20,6 +20,8 @@ std::string trim_trailing_slashes(std::string dir) {
 
 namespace {
 
+constexpr std::size_t kMaxCachedDirectories = 1024;
+
 // Runs `action` with the filesystem identity of `owner` (setfsuid/setfsgid, this thread only):
 // root without CAP_DAC_OVERRIDE and CAP_FOWNER (the hardened unit) may not create in, or chmod,
 // a directory of backup's such as PBS's /run/proxmox-backup; backup may.
@@ -137,6 +139,7 @@ bool LockRoot::refresh(std::chrono::milliseconds at_most_every) const {
   c.device = st.st_dev;
   c.inode = st.st_ino;
   c.fd = dir->get();
+  forget_directories();
   c.owned.push_back(std::move(dir.value()));
   ++c.replacements;
   spdlog::warn(
@@ -152,6 +155,29 @@ Result<UniqueFd> LockRoot::open_directory(const LockPath& path, bool create) con
   for (const auto& dir : path.directories())
     relative += (relative.empty() ? "" : "/") + dir;
   return open_beneath(fd(), relative, O_PATH | O_DIRECTORY);  // for *at() calls only
+}
+
+Result<std::shared_ptr<const UniqueFd>> LockRoot::cached_directory(const LockPath& path,
+                                                                   bool create) const {
+  std::string key = path.store + '/' + path.ns_dir + (path.hashed ? "/hashed" : "");
+  Current& c = *current_;
+  {
+    MutexLock lock(c.directories_mutex);
+    if (auto found = c.directories.find(key); found != c.directories.end()) return found->second;
+  }
+  auto dir = open_directory(path, create);
+  if (!dir) return dir.error();
+  auto shared = std::make_shared<const UniqueFd>(std::move(dir.value()));
+  MutexLock lock(c.directories_mutex);
+  // Stores and namespaces are few; a host with more directories than this starts over.
+  if (c.directories.size() >= kMaxCachedDirectories) c.directories.clear();
+  c.directories.emplace(std::move(key), shared);
+  return shared;
+}
+
+void LockRoot::forget_directories() const {
+  MutexLock lock(current_->directories_mutex);
+  current_->directories.clear();
 }
 
 bool LockRoot::old_locking_active() const {

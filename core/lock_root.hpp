@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,14 @@ class LockRoot {
   /// ENOENT when it is missing and not `create`; ELOOP when a symlink is in the way.
   Result<UniqueFd> open_directory(const LockPath& path, bool create) const;
 
+  /// open_directory() for lock attempts, from a cache of the lock directories' descriptors, so
+  /// that a lock cycle opens no directory. Safe because a lock is checked against the file at
+  /// its absolute path before it counts (PBS's double-stat): a cached directory that was renamed
+  /// or removed fails that check, and forget_directories() then drops the cache.
+  Result<std::shared_ptr<const UniqueFd>> cached_directory(const LockPath& path, bool create) const;
+  /// Drops every cached directory descriptor (refresh() does too when the root was replaced).
+  void forget_directories() const;
+
   /// True while the old-locking marker exists: then datastore directories are flocked too.
   bool old_locking_active() const;
 
@@ -69,6 +78,10 @@ class LockRoot {
     std::vector<UniqueFd> owned PBS_GUARDED_BY(mutex);
     bool missing_reported PBS_GUARDED_BY(mutex) =
         false;  ///< the lock root could not be reopened, and we said so
+    Mutex directories_mutex;
+    /// cached_directory()'s descriptors, by the directory's path below the lock root.
+    std::map<std::string, std::shared_ptr<const UniqueFd>> directories
+        PBS_GUARDED_BY(directories_mutex);
   };
   LockRoot(std::string path, Owner owner, std::string marker)
       : path_(std::move(path)),

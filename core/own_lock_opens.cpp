@@ -33,11 +33,10 @@ void OwnLockOpens::forget_older_than(std::chrono::steady_clock::duration age) {
   std::erase_if(entries_, [&](const auto& entry) { return now - entry.second.updated > age; });
 }
 
-LockFileFd::LockFileFd(UniqueFd fd) : fd_(std::move(fd)) {
-  struct stat st {};
-  if (fd_ && OwnLockOpens::instance().enabled() && fstat(fd_.get(), &st) == 0) {
-    device_ = st.st_dev;
-    inode_ = st.st_ino;
+LockFileFd::LockFileFd(UniqueFd fd, const struct stat& st)
+    : fd_(std::move(fd)), device_(st.st_dev), inode_(st.st_ino) {
+  if (fd_ && OwnLockOpens::instance().enabled()) {
+    counted_ = true;
     OwnLockOpens::instance().opened(device_, inode_);
   }
 }
@@ -48,15 +47,17 @@ LockFileFd& LockFileFd::operator=(LockFileFd&& other) noexcept {
     fd_ = std::move(other.fd_);
     device_ = other.device_;
     inode_ = other.inode_;
+    counted_ = other.counted_;
+    other.counted_ = false;
   }
   return *this;
 }
 
 void LockFileFd::reset() {
   // Counted before the close: the watcher may read the close event the moment it happens.
-  if (fd_ && inode_ != 0) OwnLockOpens::instance().closed(device_, inode_);
+  if (fd_ && counted_) OwnLockOpens::instance().closed(device_, inode_);
   fd_.reset();
-  inode_ = 0;
+  counted_ = false;
 }
 
 }  // namespace pbs

@@ -6,6 +6,7 @@
 // lock protocol opens (Lock, PendingLock) is one, so no open or close of ours goes uncounted.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -53,9 +54,15 @@ class OwnLockOpens {
 class LockFileFd {
  public:
   LockFileFd() = default;
-  explicit LockFileFd(UniqueFd fd);
+  /// `st`: the file's stat, taken at its open.
+  LockFileFd(UniqueFd fd, const struct stat& st);
   LockFileFd(LockFileFd&& other) noexcept
-      : fd_(std::move(other.fd_)), device_(other.device_), inode_(other.inode_) {}
+      : fd_(std::move(other.fd_)),
+        device_(other.device_),
+        inode_(other.inode_),
+        counted_(other.counted_) {
+    other.counted_ = false;
+  }
   LockFileFd& operator=(LockFileFd&& other) noexcept;
   LockFileFd(const LockFileFd&) = delete;
   LockFileFd& operator=(const LockFileFd&) = delete;
@@ -65,11 +72,14 @@ class LockFileFd {
   bool valid() const { return fd_.valid(); }
   explicit operator bool() const { return valid(); }
   void reset();
+  dev_t device() const { return device_; }
+  ino_t inode() const { return inode_; }
 
  private:
   UniqueFd fd_;
   dev_t device_ = 0;
-  ino_t inode_ = 0;  ///< 0: not counted (accounting was off when it was opened)
+  ino_t inode_ = 0;
+  bool counted_ = false;  ///< false when accounting was off when it was opened
 };
 
 }  // namespace pbs

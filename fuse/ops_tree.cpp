@@ -176,6 +176,7 @@ void op_readdirplus(Request& req, fuse_ino_t ino, size_t size, off_t offset, fus
   std::string buffer(size, '\0');
   size_t used = 0;
   std::vector<std::uint64_t> remembered;  // each entry but . and .. counts as a lookup
+  ListingLookups lookups(fs);
   for (off_t i = offset; i < static_cast<off_t>(handle->entries.size()) + 2; ++i) {
     std::string name = i == 0 ? "." : i == 1 ? ".." : handle->entries[i - 2].first;
     size_t need = fuse_add_direntry_plus(req.get(), nullptr, 0, name.c_str(), nullptr, 0);
@@ -188,7 +189,7 @@ void op_readdirplus(Request& req, fuse_ino_t ino, size_t size, off_t offset, fus
       const Node& node = handle->entries[i - 2].second;
       entry.ino = fs.inodes.remember(ino, node);
       remembered.push_back(entry.ino);
-      entry.attr = node_attributes(fs, node, entry.ino);
+      entry.attr = node_attributes(fs, node, entry.ino, &lookups);
       entry.entry_timeout = kEntryTimeout;
       entry.attr_timeout = attribute_timeout(fs, node);
     }

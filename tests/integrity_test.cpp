@@ -432,6 +432,35 @@ TEST_F(IntegrityTest, ALockRootRenamedAwayIsReplacedByTheOnePbsUses) {
   EXPECT_FALSE(lock_free(locks_ + ".old/" + lock_file(kSnap2).substr(locks_.size() + 1)));
 }
 
+// The daemon keeps its lock directories open between lock attempts (LockRoot's cache): one
+// renamed away or removed must not keep a lock that PBS no longer sees.
+TEST_F(IntegrityTest, ALockDirectoryRenamedOrRemovedIsReplacedByTheOnePbsUses) {
+  const std::string store_dir = locks_ + "/store1";
+  int fd = open(node(kSnap1).c_str(), O_RDONLY);  // the store's lock directory is now cached
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ASSERT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+  ASSERT_EQ(rename(store_dir.c_str(), (store_dir + ".old").c_str()), 0);
+  make_pbs_directory(store_dir);
+  make_pbs_file(lock_file(kSnap1));
+  {
+    FlockHolder pbs(lock_file(kSnap1), LOCK_EX);  // where PBS looks now
+    EXPECT_EQ(child_open_errno(node(kSnap1), O_WRONLY | O_NONBLOCK), EWOULDBLOCK)
+        << "granted in a lock directory PBS no longer uses";
+  }
+  fd = open(node(kSnap1).c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  EXPECT_FALSE(lock_free(lock_file(kSnap1)));
+  close(fd);
+  ASSERT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+
+  std::filesystem::remove_all(store_dir);  // removed with everything in it
+  fd = open(node(kSnap2).c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0) << strerror(errno) << daemon_->log();
+  EXPECT_FALSE(lock_free(lock_file(kSnap2))) << "the lock is not where PBS looks";
+  close(fd);
+}
+
 TEST_F(IntegrityTest, ALockRootRemovedFailsLoudlyUntilItIsBack) {
   int fd = open(node(kSnap1).c_str(), O_RDONLY);
   ASSERT_GE(fd, 0);

@@ -12,7 +12,8 @@ double attribute_timeout(const MountModel& fs, const Node& node) {
   return node.is_control_file() ? 0 : 60;
 }
 
-struct stat node_attributes(MountModel& fs, const Node& node, std::uint64_t ino) {
+struct stat node_attributes(MountModel& fs, const Node& node, std::uint64_t ino,
+                            ListingLookups* listing) {
   // Before the state is read: a lock change from now on invalidates what we hand out (the
   // kernel ignores a reply older than the invalidation).
   if (node.is_lock()) fs.inodes.attributes_given(ino);
@@ -33,7 +34,7 @@ struct stat node_attributes(MountModel& fs, const Node& node, std::uint64_t ino)
     st.st_mode = S_IFREG | 0444;
     return st;
   }
-  NodeLockState state = node_lock_state(fs, node, true);
+  NodeLockState state = node_lock_state(fs, node, true, listing);
   mode_t mode = 0660;
   if (!state.holders.empty()) {
     const Holder& first = state.holders.front();

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "listing_lookups.hpp"
 #include "mount_model.hpp"
 #include "node.hpp"
 
@@ -14,7 +15,9 @@ namespace pbs::fs {
 /// kept `attr_timeout` (our own lock changes invalidate them at once); the rest never change.
 double attribute_timeout(const MountModel& mount, const Node& node);
 
-/// The attributes the kernel sees for `node` (inode number `ino`).
-struct stat node_attributes(MountModel& mount, const Node& node, std::uint64_t ino);
+/// The attributes the kernel sees for `node` (inode number `ino`). `listing`: the lookups the
+/// entries of one listing request share (nullptr: a single node's attributes).
+struct stat node_attributes(MountModel& mount, const Node& node, std::uint64_t ino,
+                            ListingLookups* listing = nullptr);
 
 }  // namespace pbs::fs

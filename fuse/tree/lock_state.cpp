@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "listing_lookups.hpp"
 #include "lock_file.hpp"
 #include "mount_model.hpp"
 #include "pbs_tasks.hpp"
@@ -102,7 +103,8 @@ void add_direct_holders(MountModel& fs, NodeLockState& state, const LockObject& 
 
 }  // namespace
 
-NodeLockState node_lock_state(MountModel& fs, const Node& node, bool holders_only) {
+NodeLockState node_lock_state(MountModel& fs, const Node& node, bool holders_only,
+                              ListingLookups* listing) {
   NodeLockState state;
   LockObject object = node.lock_object();
   LockPath path = object.lock_path();
@@ -117,7 +119,8 @@ NodeLockState node_lock_state(MountModel& fs, const Node& node, bool holders_onl
   }
   if (!holders_only) state.mount_waiters = fs.locks->waiter_count(path.relative());
 
-  const bool old_locking = fs.lock_root->old_locking_active();
+  const bool old_locking =
+      listing != nullptr ? listing->old_locking() : fs.lock_root->old_locking_active();
   if (old_locking) {
     // Old PBS processes lock the datastore directory (or the old manifest lock file) instead.
     struct stat target {};
@@ -130,9 +133,14 @@ NodeLockState node_lock_state(MountModel& fs, const Node& node, bool holders_onl
     return state;
   }
   struct stat file {};
-  auto dir = fs.lock_root->open_directory(path, false);
+  UniqueFd own_dir;
+  if (listing == nullptr) {
+    if (auto opened = fs.lock_root->open_directory(path, false))
+      own_dir = std::move(opened.value());
+  }
+  const int dir = listing != nullptr ? listing->directory(path) : own_dir.get();
   state.lock_file_exists =
-      dir && fstatat(dir->get(), path.name.c_str(), &file, AT_SYMLINK_NOFOLLOW) == 0;
+      dir >= 0 && fstatat(dir, path.name.c_str(), &file, AT_SYMLINK_NOFOLLOW) == 0;
   if (state.lock_file_exists) add_direct_holders(fs, state, object, file, !holders_only);
   std::stable_sort(state.holders.begin(), state.holders.end(),
                    [](const Holder& a, const Holder& b) {

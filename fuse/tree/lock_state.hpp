@@ -21,6 +21,7 @@
 
 namespace pbs::fs {
 
+class ListingLookups;
 struct MountModel;
 struct Node;
 
@@ -97,6 +98,8 @@ class FirstSeen {
 
 /// The lock state of `node`. `holders_only`: just what `ls -l` shows (holders), which skips
 /// the lock file's stat whenever no other process has a flock on the lock root's filesystem.
-NodeLockState node_lock_state(MountModel& fs, const Node& node, bool holders_only = false);
+/// `listing`: the lookups shared by the entries of one listing request (nullptr: its own).
+NodeLockState node_lock_state(MountModel& fs, const Node& node, bool holders_only = false,
+                              ListingLookups* listing = nullptr);
 
 }  // namespace pbs::fs
