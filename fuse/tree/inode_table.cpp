@@ -10,7 +10,7 @@
 namespace pbs::fs {
 
 InodeTable::InodeTable() {
-  by_inode_[kRootInode] = Entry{Node{}, 1};
+  by_inode_[kRootInode] = Entry{Node{}, "", 1};
 }
 
 std::uint64_t InodeTable::remember(std::uint64_t parent, const Node& node) {
@@ -25,8 +25,9 @@ std::uint64_t InodeTable::remember(std::uint64_t parent, const Node& node) {
     return found->second;
   }
   std::uint64_t ino = next_++;
-  by_inode_[ino] = Entry{node, parent, 1, ++use_counter_, false};
-  by_mount_path_.emplace(std::move(mount_path), ino);
+  Entry& entry = by_inode_[ino];
+  entry = Entry{node, std::move(mount_path), parent, 1, ++use_counter_, false};
+  by_mount_path_.emplace(entry.mount_path, ino);
   return ino;
 }
 
@@ -68,7 +69,7 @@ void InodeTable::forget(std::uint64_t ino, std::uint64_t count) {
   }
   found->second.lookups -= count;
   if (found->second.lookups == 0) {
-    by_mount_path_.erase(found->second.node.mount_path());
+    by_mount_path_.erase(found->second.mount_path);
     by_inode_.erase(found);
   }
 }
@@ -89,7 +90,7 @@ std::vector<std::pair<std::uint64_t, std::string>> InodeTable::least_recently_us
   std::vector<std::pair<std::uint64_t, std::string>> out;
   out.reserve(excess);
   for (const auto& [used, entry] : entries) {
-    std::string mount_path = entry->node.mount_path();
+    const std::string& mount_path = entry->mount_path;
     out.emplace_back(entry->parent, mount_path.substr(mount_path.rfind('/') + 1));
   }
   return out;

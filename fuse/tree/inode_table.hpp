@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -42,6 +43,7 @@ class InodeTable {
  private:
   struct Entry {
     Node node;
+    std::string mount_path;  ///< node.mount_path(), made once: by_mount_path_'s keys point here
     std::uint64_t parent = 0;
     std::uint64_t lookups = 0;
     std::uint64_t used = 0;  ///< use_counter_ at the last lookup
@@ -49,7 +51,8 @@ class InodeTable {
   };
   mutable Mutex mutex_;
   std::unordered_map<std::uint64_t, Entry> by_inode_ PBS_GUARDED_BY(mutex_);
-  std::unordered_map<std::string, std::uint64_t> by_mount_path_ PBS_GUARDED_BY(mutex_);
+  /// Keys are views of the entries' mount_path (an unordered_map's elements never move).
+  std::unordered_map<std::string_view, std::uint64_t> by_mount_path_ PBS_GUARDED_BY(mutex_);
   std::uint64_t next_ PBS_GUARDED_BY(mutex_) = kRootInode + 1;
   std::uint64_t use_counter_ PBS_GUARDED_BY(mutex_) = 0;
 };

@@ -189,11 +189,13 @@ void MountTree::note_datastore_readable(const Datastore& store,
 }
 
 Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node& dir) {
-  std::map<std::string, Node> out;
-  auto add = [&](const std::string& name, NodeKind kind, auto&& fill) {
+  // A vector sorted once at the end: a group of 100,000 snapshots has 200,000 children, and a
+  // map of them cost a third of an `ls -l`'s time in the daemon.
+  std::vector<std::pair<std::string, Node>> out;
+  auto add = [&](std::string name, NodeKind kind, auto&& fill) {
     Node node = with_kind(dir, kind);
     fill(node);
-    out.emplace(name, std::move(node));
+    out.emplace_back(std::move(name), std::move(node));
   };
   switch (dir.kind) {
     case NodeKind::kRoot: {
@@ -250,31 +252,39 @@ Result<std::vector<std::pair<std::string, Node>>> MountTree::children(const Node
       auto store = stores_.find(dir.store);
       if (!store) return Error{ENOENT, "datastore gone"};
       add(std::string(kGroupLockName), NodeKind::kGroupLock, [](Node&) {});
-      std::set<std::string> snapshots, manifests;
+      std::vector<std::string> snapshots, manifests;
       auto on_disk = store->snapshot_times(dir.ns, dir.group());
       if (!on_disk && is_resource_shortage(on_disk.error().code)) return on_disk.error();
-      if (on_disk) {
-        snapshots.insert(on_disk->begin(), on_disk->end());
-        manifests.insert(on_disk->begin(), on_disk->end());
-      }
+      if (on_disk) manifests = snapshots = std::move(on_disk.value());
       auto locked = locked_objects(dir);
       if (!locked) return locked.error();
       for (const auto& o : *locked) {
         if (!same_group(o, dir)) continue;
-        if (o.kind == LockKind::kSnapshot) snapshots.insert(o.time);
-        if (o.kind == LockKind::kManifest) manifests.insert(o.time);
+        if (o.kind == LockKind::kSnapshot) snapshots.push_back(o.time);
+        if (o.kind == LockKind::kManifest) manifests.push_back(o.time);
       }
-      for (const auto& t : snapshots)
-        add(t, NodeKind::kSnapshot, [&](Node& n) { n.time = t; });
-      for (const auto& t : manifests) {
-        add(manifest_node_name(t), NodeKind::kManifest, [&](Node& n) { n.time = t; });
+      for (auto* times : {&snapshots, &manifests}) {
+        std::sort(times->begin(), times->end());
+        times->erase(std::unique(times->begin(), times->end()), times->end());
+      }
+      out.reserve(out.size() + snapshots.size() + manifests.size());
+      for (auto& t : snapshots)
+        add(t, NodeKind::kSnapshot, [&](Node& n) { n.time = std::move(t); });
+      for (auto& t : manifests) {
+        add(manifest_node_name(t), NodeKind::kManifest, [&](Node& n) { n.time = std::move(t); });
       }
       break;
     }
     default:
       return Error{ENOTDIR, "not a directory"};
   }
-  return std::vector<std::pair<std::string, Node>>(out.begin(), out.end());
+  // By name, each name once (a type or group both on disk and among the lock files is one).
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const auto& a, const auto& b) { return a.first == b.first; }),
+            out.end());
+  return out;
 }
 
 }  // namespace pbs::fs

@@ -3,7 +3,8 @@
 // they wait, `ls -l` of a group while they wait against the same listing idle (the baseline,
 // same run), and how long it takes to serve them all once the holder lets go.
 //
-//   waiters MOUNT DAEMON_PID N LOCKS
+//   waiters MOUNT DAEMON_PID N LOCKS [BIG_GROUP]
+// BIG_GROUP (below MOUNT, e.g. store1/ct/1000): also `ls -l` of that group, idle and waiting.
 // LOCKS 1: store1/vm/100/2024-01-01T00:00:00Z; more: the first LOCKS snapshots of store1/vm/900
 // (tools/bench generates them one minute apart from 2020-01-01T00:00:00Z).
 #include <dirent.h>
@@ -54,7 +55,7 @@ std::string snapshot_node(const std::string& mount, int locks, int index) {
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr, "usage: waiters MOUNT DAEMON_PID N LOCKS\n");
+    std::fprintf(stderr, "usage: waiters MOUNT DAEMON_PID N LOCKS [BIG_GROUP]\n");
     return 2;
   }
   const std::string mount = argv[1];
@@ -68,6 +69,8 @@ int main(int argc, char** argv) {
   long idle_threads = pbs::bench::status_field(proc, "Threads:"),
        idle_rss = pbs::bench::status_field(proc, "VmRSS:");
   double idle_listing = median_listing(group);
+  const std::string big_group = argc > 5 ? mount + "/" + argv[5] : "";
+  const double idle_big_listing = big_group.empty() ? 0 : median_listing(big_group);
   pbs::bench::HolderProcess holder(nodes);
   if (!holder.ok()) return std::fprintf(stderr, "cannot hold the nodes\n"), 1;
 
@@ -81,6 +84,7 @@ int main(int argc, char** argv) {
   long busy_threads = pbs::bench::status_field(proc, "Threads:"),
        busy_rss = pbs::bench::status_field(proc, "VmRSS:");
   double busy_listing = median_listing(group);
+  const double busy_big_listing = big_group.empty() ? 0 : median_listing(big_group);
 
   auto released = Clock::now();
   holder.release();
@@ -94,6 +98,11 @@ int main(int argc, char** argv) {
   std::printf("%-36s %12ld %12ld\n", "daemon RSS (KiB)", idle_rss, busy_rss);
   std::printf("%-36s %12.3f %12.3f %8.2f\n", "ls -l of a group (ms, median)", idle_listing,
               busy_listing, busy_listing / idle_listing);
+  if (!big_group.empty()) {
+    std::printf("%-36s %12.3f %12.3f %8.2f\n",
+                ("ls -l of " + std::string(argv[5]) + " (ms)").c_str(), idle_big_listing,
+                busy_big_listing, busy_big_listing / idle_big_listing);
+  }
   std::printf("%-36s %12s %12ld\n", "waiting seen by the daemon", "", waiting);
   std::printf("%-36s %12s %12.1f\n", "all served after release (ms)", "", serve_ms);
   std::printf("%-36s %12s %12d\n", "opens that succeeded", "", served);
@@ -115,6 +124,11 @@ int main(int argc, char** argv) {
   result_line(title + ": ls -l of a group", fmt("%.3f ms", busy_listing),
               fmt("%.3f ms idle", idle_listing), busy_listing / idle_listing,
               locks > 1 ? "<= 1.5" : "<= 2");
+  if (!big_group.empty()) {
+    result_line(title + ": ls -l of " + argv[5], fmt("%.2f ms", busy_big_listing),
+                fmt("%.2f ms idle", idle_big_listing), busy_big_listing / idle_big_listing,
+                "<= 1.5");
+  }
   result_line(title + ": all served after release", fmt("%.0f ms", serve_ms), "-", 0, "-");
   return served == n ? 0 : 1;
 }
