@@ -58,7 +58,8 @@ Result<std::vector<std::string>> Datastore::snapshot_times(const Namespace& ns,
 }
 
 Result<bool> Datastore::has_directory(const std::string& relative) const {
-  int base = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  // O_PATH: only the walk below it (every lock through the mount asks this), nothing read.
+  int base = ::open(path_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (base < 0) {
     if (is_resource_shortage(errno)) return sys_error("open datastore", path_);
     return false;
