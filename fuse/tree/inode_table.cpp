@@ -1,33 +1,97 @@
 // The inode table; see inode_table.hpp.
 #include "inode_table.hpp"
 
-#include "impossible_state.hpp"
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
+
+#include "impossible_state.hpp"
 
 namespace pbs::fs {
+namespace {
+
+std::uint64_t path_hash(const std::string& mount_path) {
+  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
+  for (unsigned char c : mount_path)
+    hash = (hash ^ c) * 1099511628211ull;
+  return hash;
+}
+
+}  // namespace
 
 InodeTable::InodeTable() {
-  by_inode_[kRootInode] = Entry{Node{}, "", 1};
+  Entry root;
+  root.lookups = 1;
+  root.whole = std::make_unique<const Node>();
+  root.path_hash = path_hash("");
+  by_inode_.emplace(kRootInode, std::move(root));
+  by_path_hash_.emplace(path_hash(""), kRootInode);
+}
+
+bool InodeTable::compact(const Node& node, const Entry* parent_entry) {
+  const bool group_lock_node =
+      node.kind == NodeKind::kGroupLock ||
+      ((node.kind == NodeKind::kSnapshot || node.kind == NodeKind::kManifest) &&
+       node.time.size() == kTimeLength);
+  return group_lock_node && parent_entry != nullptr && parent_entry->whole &&
+         parent_entry->whole->kind == NodeKind::kGroup &&
+         parent_entry->whole->store == node.store && parent_entry->whole->ns == node.ns &&
+         parent_entry->whole->group() == node.group();
+}
+
+Node InodeTable::node_of(const Entry& entry) const {
+  if (entry.whole) return *entry.whole;
+  auto parent = by_inode_.find(entry.parent);
+  if (parent == by_inode_.end() || !parent->second.whole) {
+    // The kernel keeps a directory looked up while it keeps a child: cannot happen.
+    impossible_state("inode of a group's lock node outlived its group's (" +
+                     std::to_string(entry.parent) + ")");
+    return Node{};
+  }
+  Node node = *parent->second.whole;
+  node.kind = entry.kind;
+  if (entry.kind != NodeKind::kGroupLock) node.time.assign(entry.time.data(), entry.time.size());
+  return node;
+}
+
+std::uint64_t InodeTable::find_path(const std::string& mount_path, std::uint64_t hash) const {
+  auto [first, last] = by_path_hash_.equal_range(hash);
+  for (auto it = first; it != last; ++it) {
+    auto entry = by_inode_.find(it->second);
+    if (entry != by_inode_.end() && node_of(entry->second).mount_path() == mount_path)
+      return it->second;
+  }
+  return 0;
 }
 
 std::uint64_t InodeTable::remember(std::uint64_t parent, const Node& node) {
   if (node.kind == NodeKind::kRoot) return kRootInode;
+  const std::string mount_path = node.mount_path();
+  const std::uint64_t hash = path_hash(mount_path);
   MutexLock lock(mutex_);
-  std::string mount_path = node.mount_path();
-  auto found = by_mount_path_.find(mount_path);
-  if (found != by_mount_path_.end()) {
-    Entry& entry = by_inode_[found->second];
+  if (std::uint64_t known = find_path(mount_path, hash); known != 0) {
+    Entry& entry = by_inode_.at(known);
     ++entry.lookups;
     entry.used = ++use_counter_;
-    return found->second;
+    return known;
   }
-  std::uint64_t ino = next_++;
-  Entry& entry = by_inode_[ino];
-  entry = Entry{node, std::move(mount_path), parent, 1, ++use_counter_, false};
-  by_mount_path_.emplace(entry.mount_path, ino);
+  Entry entry;
+  entry.parent = parent;
+  entry.lookups = 1;
+  entry.used = ++use_counter_;
+  entry.path_hash = hash;
+  entry.kind = node.kind;
+  auto parent_entry = by_inode_.find(parent);
+  if (compact(node, parent_entry == by_inode_.end() ? nullptr : &parent_entry->second)) {
+    if (node.kind != NodeKind::kGroupLock)
+      std::memcpy(entry.time.data(), node.time.data(), kTimeLength);
+  } else {
+    entry.whole = std::make_unique<const Node>(node);
+  }
+  const std::uint64_t ino = next_++;
+  by_inode_.emplace(ino, std::move(entry));
+  by_path_hash_.emplace(hash, ino);
   return ino;
 }
 
@@ -35,7 +99,7 @@ std::optional<Node> InodeTable::find(std::uint64_t ino) const {
   MutexLock lock(mutex_);
   auto found = by_inode_.find(ino);
   if (found == by_inode_.end()) return std::nullopt;
-  return found->second.node;
+  return node_of(found->second);
 }
 
 void InodeTable::attributes_given(std::uint64_t ino) {
@@ -45,13 +109,14 @@ void InodeTable::attributes_given(std::uint64_t ino) {
 }
 
 std::optional<std::uint64_t> InodeTable::take_cached_attributes(const std::string& mount_path) {
+  const std::uint64_t hash = path_hash(mount_path);
   MutexLock lock(mutex_);
-  auto found = by_mount_path_.find(mount_path);
-  if (found == by_mount_path_.end()) return std::nullopt;
-  auto& entry = by_inode_[found->second];
+  std::uint64_t ino = find_path(mount_path, hash);
+  if (ino == 0) return std::nullopt;
+  auto& entry = by_inode_.at(ino);
   if (!entry.attributes_cached) return std::nullopt;
   entry.attributes_cached = false;
-  return found->second;
+  return ino;
 }
 
 void InodeTable::forget(std::uint64_t ino, std::uint64_t count) {
@@ -69,7 +134,13 @@ void InodeTable::forget(std::uint64_t ino, std::uint64_t count) {
   }
   found->second.lookups -= count;
   if (found->second.lookups == 0) {
-    by_mount_path_.erase(found->second.mount_path);
+    auto [first, last] = by_path_hash_.equal_range(found->second.path_hash);
+    for (auto it = first; it != last; ++it) {
+      if (it->second == ino) {
+        by_path_hash_.erase(it);
+        break;
+      }
+    }
     by_inode_.erase(found);
   }
 }
@@ -90,7 +161,7 @@ std::vector<std::pair<std::uint64_t, std::string>> InodeTable::least_recently_us
   std::vector<std::pair<std::uint64_t, std::string>> out;
   out.reserve(excess);
   for (const auto& [used, entry] : entries) {
-    const std::string& mount_path = entry->mount_path;
+    std::string mount_path = node_of(*entry).mount_path();
     out.emplace_back(entry->parent, mount_path.substr(mount_path.rfind('/') + 1));
   }
   return out;
@@ -102,10 +173,7 @@ std::size_t InodeTable::size() const {
 }
 
 std::uint64_t InodeTable::listing_inode(const std::string& mount_path) {
-  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
-  for (unsigned char c : mount_path)
-    hash = (hash ^ c) * 1099511628211ull;
-  return hash | (1ull << 63);  // never collides with the table's small sequential numbers
+  return path_hash(mount_path) | (1ull << 63);  // never collides with the table's numbers
 }
 
 }  // namespace pbs::fs

@@ -1,11 +1,18 @@
 // InodeTable: the nodes the kernel has looked up, by inode number, with their lookup counts.
 // Memory follows what the kernel keeps, not the size of the datastore: forget() drops entries.
+//
+// Most entries are a group's lock nodes (a listing of 100,000 snapshots looks up 200,000), so
+// those are kept compact: their kind and snapshot time, the rest of the node being the group's
+// entry (their parent, which the kernel keeps looked up while a child is). Every other node is
+// kept whole. Entries are found by number, and by a hash of their mount path whose matches are
+// checked against the path rebuilt from the entry.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -41,18 +48,28 @@ class InodeTable {
   static std::uint64_t listing_inode(const std::string& mount_path);
 
  private:
+  /// Snapshot times are `YYYY-MM-DDTHH:MM:SSZ`, always this long.
+  static constexpr std::size_t kTimeLength = 20;
   struct Entry {
-    Node node;
-    std::string mount_path;  ///< node.mount_path(), made once: by_mount_path_'s keys point here
     std::uint64_t parent = 0;
     std::uint64_t lookups = 0;
-    std::uint64_t used = 0;  ///< use_counter_ at the last lookup
+    std::uint64_t used = 0;       ///< use_counter_ at the last lookup
+    std::uint64_t path_hash = 0;  ///< of the mount path: the key in by_path_hash_
+    /// Every node but a group's lock nodes; those are their parent's node with `kind`, `time`.
+    std::unique_ptr<const Node> whole;
+    NodeKind kind = NodeKind::kRoot;
     bool attributes_cached = false;
+    std::array<char, kTimeLength> time{};
   };
+  /// Whether `node`, a child of `parent_entry`, is kept compact.
+  static bool compact(const Node& node, const Entry* parent_entry);
+  Node node_of(const Entry& entry) const PBS_REQUIRES(mutex_);
+  std::uint64_t find_path(const std::string& mount_path, std::uint64_t hash) const
+      PBS_REQUIRES(mutex_);
+
   mutable Mutex mutex_;
   std::unordered_map<std::uint64_t, Entry> by_inode_ PBS_GUARDED_BY(mutex_);
-  /// Keys are views of the entries' mount_path (an unordered_map's elements never move).
-  std::unordered_map<std::string_view, std::uint64_t> by_mount_path_ PBS_GUARDED_BY(mutex_);
+  std::unordered_multimap<std::uint64_t, std::uint64_t> by_path_hash_ PBS_GUARDED_BY(mutex_);
   std::uint64_t next_ PBS_GUARDED_BY(mutex_) = kRootInode + 1;
   std::uint64_t use_counter_ PBS_GUARDED_BY(mutex_) = 0;
 };
