@@ -210,20 +210,20 @@ void LockEventRecorder::publish() {
   // One read of /proc/<pid>/comm per process and batch: a process cycling locks through the
   // mount thousands of times a second costs this thread one read, not thousands.
   std::unordered_map<pid_t, std::string> commands;
+  const bool logging = spdlog::should_log(spdlog::level::info);
   for (auto& p : pending) {
     if (p.process.pid() != 0) {
       // The mount user's command, while it still runs (a holder that is gone by now shows as
-      // `(exited)`, never as whoever has its pid since).
-      std::string command = "(exited)";
-      if (p.process.alive()) {
-        auto [known, added] = commands.try_emplace(p.process.pid());
-        if (added) known->second = process_command(p.process.pid());
-        command = known->second;
+      // `(exited)`, never as whoever has its pid since); looked at once per process and batch.
+      auto [known, added] = commands.try_emplace(p.process.pid());
+      if (added) {
+        known->second = p.process.alive() ? process_command(p.process.pid()) : "(exited)";
       }
       history_.update(p.id, [&](LockEvent& e) {
-        if (e.command.empty()) e.command = command;
+        if (e.command.empty()) e.command = known->second;
       });
     }
+    if (!logging) continue;  // PBS_LOCKFS_LOG=warn: no copy of the event to log
     if (auto event = history_.find(p.id)) write_log(*event, p.ended);
   }
 }
