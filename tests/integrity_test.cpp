@@ -62,7 +62,24 @@ int child_errno_within_5s(const std::function<int()>& op) {
   });
 }
 
-using IntegrityTest = MountTest;
+class IntegrityTest : public MountTest {
+ protected:
+  // After the lock tree (`what`: the lock root, or a store's directory) was replaced under the
+  // daemon: a lock through the mount is refused while PBS holds the file where it looks now,
+  // and then taken there.
+  void expect_locking_where_pbs_looks(const std::string& what) {
+    make_pbs_file(lock_file(kSnap1));
+    {
+      FlockHolder pbs(lock_file(kSnap1), LOCK_EX);
+      EXPECT_EQ(child_open_errno(node(kSnap1), O_WRONLY | O_NONBLOCK), EWOULDBLOCK)
+          << "granted in a " << what << " PBS no longer uses";
+    }
+    int fd = open(node(kSnap1).c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0) << strerror(errno);
+    EXPECT_FALSE(lock_free(lock_file(kSnap1)));
+    close(fd);
+  }
+};
 
 TEST_F(IntegrityTest, RmByAProcessThatGotTheDeadOpenersPidBackIsRefused) {
   // The opener takes the lock and exits; its child keeps the descriptor (and so the lock).
@@ -413,16 +430,7 @@ TEST_F(IntegrityTest, ALockRootRenamedAwayIsReplacedByTheOnePbsUses) {
   ASSERT_EQ(rename(locks_.c_str(), (locks_ + ".old").c_str()), 0);
   make_pbs_directory(locks_);
   make_pbs_directory(locks_ + "/store1");
-  make_pbs_file(lock_file(kSnap1));
-  {
-    FlockHolder pbs(lock_file(kSnap1), LOCK_EX);  // where PBS looks now
-    EXPECT_EQ(child_open_errno(node(kSnap1), O_WRONLY | O_NONBLOCK), EWOULDBLOCK)
-        << "granted in a lock root PBS no longer uses";
-  }
-  fd = open(node(kSnap1).c_str(), O_WRONLY);
-  ASSERT_GE(fd, 0) << strerror(errno);
-  EXPECT_FALSE(lock_free(lock_file(kSnap1)));
-  close(fd);
+  expect_locking_where_pbs_looks("lock root");
   EXPECT_NE(daemon_->log().find("was replaced or removed"), std::string::npos) << daemon_->log();
   // The hold in the old tree stays, and its node says PBS does not see it.
   char text[4096] = {};
@@ -442,16 +450,7 @@ TEST_F(IntegrityTest, ALockDirectoryRenamedOrRemovedIsReplacedByTheOnePbsUses) {
   ASSERT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
   ASSERT_EQ(rename(store_dir.c_str(), (store_dir + ".old").c_str()), 0);
   make_pbs_directory(store_dir);
-  make_pbs_file(lock_file(kSnap1));
-  {
-    FlockHolder pbs(lock_file(kSnap1), LOCK_EX);  // where PBS looks now
-    EXPECT_EQ(child_open_errno(node(kSnap1), O_WRONLY | O_NONBLOCK), EWOULDBLOCK)
-        << "granted in a lock directory PBS no longer uses";
-  }
-  fd = open(node(kSnap1).c_str(), O_WRONLY);
-  ASSERT_GE(fd, 0) << strerror(errno);
-  EXPECT_FALSE(lock_free(lock_file(kSnap1)));
-  close(fd);
+  expect_locking_where_pbs_looks("lock directory");
   ASSERT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
 
   std::filesystem::remove_all(store_dir);  // removed with everything in it
