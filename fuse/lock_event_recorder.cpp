@@ -215,12 +215,13 @@ void LockEventRecorder::publish() {
     if (p.process.pid() != 0) {
       // The mount user's command, while it still runs (a holder that is gone by now shows as
       // `(exited)`, never as whoever has its pid since); looked at once per process and batch.
-      auto [known, added] = commands.try_emplace(p.process.pid());
-      if (added) {
-        known->second = p.process.alive() ? process_command(p.process.pid()) : "(exited)";
+      auto known = commands.try_emplace(p.process.pid());
+      std::string& command = known.first->second;
+      if (known.second) {
+        command = p.process.alive() ? process_command(p.process.pid()) : "(exited)";
       }
       history_.update(p.id, [&](LockEvent& e) {
-        if (e.command.empty()) e.command = known->second;
+        if (e.command.empty()) e.command = command;
       });
     }
     if (!logging) continue;  // PBS_LOCKFS_LOG=warn: no copy of the event to log
