@@ -158,7 +158,7 @@ void LockTreeMonitor::record(const std::string& lock_file, const LockObject& obj
 void LockTreeMonitor::recheck(const std::vector<std::string>& lock_files) {
   if (lock_files.empty()) return;
   const std::uint64_t generation = activity_.load();
-  const auto read_at = std::chrono::steady_clock::now();
+  const auto read_at = ProcLocksSnapshot::ReadStart::now();
   auto locks = read_proc_locks();
   if (!locks) return;
   auto shared = std::make_shared<const std::vector<ProcLock>>(std::move(locks.value()));

@@ -2,10 +2,12 @@
 #include "lock_state.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "listing_lookups.hpp"
 #include "lock_file.hpp"
@@ -22,26 +24,62 @@ const char* NodeLockState::state() const {
   return holders.front().mode == LockMode::kExclusive ? "exclusive" : "shared";
 }
 
+ProcLocksSnapshot::ReadStart ProcLocksSnapshot::ReadStart::now() {
+  ReadStart start;
+  start.steady = std::chrono::steady_clock::now();
+  clock_gettime(CLOCK_REALTIME_COARSE, &start.coarse_real);
+  return start;
+}
+
+namespace {
+bool before(const struct timespec& a, const struct timespec& b) {
+  return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+// Whether a process that `locks` names as holding the lock of `file` has exited since.
+bool a_holder_is_gone(const std::vector<ProcLock>& locks, const struct stat& file) {
+  for (const auto& l : locks) {
+    if (l.device == file.st_dev && l.inode == file.st_ino && !l.waiting && kill(l.pid, 0) != 0 &&
+        errno == ESRCH) {
+      return true;
+    }
+  }
+  return false;
+}
+}  // namespace
+
 std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current(bool fresh) {
+  return current(fresh, nullptr);
+}
+
+std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current_for(const struct stat& file,
+                                                                            bool fresh) {
+  auto copy = current(fresh, &file.st_ctim);
+  if (!fresh && a_holder_is_gone(*copy, file)) copy = current(true, nullptr);
+  return copy;
+}
+
+std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current(
+    bool fresh, const struct timespec* changed) {
   MutexLock lock(mutex_);
-  auto now = std::chrono::steady_clock::now();
-  if (fresh || now - read_at_ > kProcLocksMaxAge || activity_since_read()) {
+  auto start = ReadStart::now();
+  if (fresh || start.steady - read_at_.steady > kProcLocksMaxAge || activity_since_read() ||
+      (changed != nullptr && !before(*changed, read_at_.coarse_real))) {
     // The generation before the read: activity during it makes the next caller read again.
     if (activity_ != nullptr) read_generation_ = activity_->load();
     if (auto locks = read_proc_locks()) {
       install(std::make_shared<const std::vector<ProcLock>>(std::move(locks.value())));
     }
-    read_at_ = now;
+    read_at_ = start;
   }
   return locks_;
 }
 
 void ProcLocksSnapshot::replace(std::shared_ptr<const std::vector<ProcLock>> locks,
-                                std::uint64_t generation,
-                                std::chrono::steady_clock::time_point read_at) {
+                                std::uint64_t generation, const ReadStart& started) {
   MutexLock lock(mutex_);
   install(std::move(locks));
-  read_at_ = read_at;
+  read_at_ = started;
   read_generation_ = generation;
 }
 
@@ -91,8 +129,8 @@ void date_unknown_starts(MountModel& fs, std::vector<Holder>& holders, dev_t dev
 // own flocks (those are the mount's handles, with their real requesters), from /proc/locks.
 void add_direct_holders(MountModel& fs, NodeLockState& state, const LockObject& object,
                         const struct stat& st, bool fresh) {
-  auto direct = direct_holders(*fs.proc_locks.current(fresh), st.st_dev, st.st_ino, getpid(),
-                               &state.direct_waiters);
+  auto direct = direct_holders(*fs.proc_locks.current_for(st, fresh), st.st_dev, st.st_ino,
+                               getpid(), &state.direct_waiters);
   // Another pbs-lockfs mount's locks: its users, as that daemon reports them.
   fs.other_mounts->resolve(direct, st.st_dev, st.st_ino);
   date_unknown_starts(fs, direct, st.st_dev, st.st_ino);

@@ -3,7 +3,9 @@
 // What `ls -l`, a read of the node and its extended attributes show.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <atomic>
 #include <chrono>
@@ -54,14 +56,29 @@ class ProcLocksSnapshot {
     MutexLock lock(mutex_);
     activity_ = generation;
   }
+  /// When a read of /proc/locks started: its age, and whether it may predate a file.
+  struct ReadStart {
+    std::chrono::steady_clock::time_point steady;
+    /// The clock the kernel stamps inodes with (CLOCK_REALTIME_COARSE): a file whose ctime is
+    /// before it existed, with its inode number, when the read began.
+    struct timespec coarse_real {};
+    static ReadStart now();
+  };
+
   /// Shared and immutable: a stat of one entry does not copy the system's lock list.
   /// `fresh`: read now, whatever the copy's age (the extended attributes and the status text,
   /// which are never cached by the kernel and must be exact the moment they are read).
   std::shared_ptr<const std::vector<ProcLock>> current(bool fresh = false);
+  /// The copy to look up the holders of `file` in: read again when the copy may be older than
+  /// the file (ext4 hands a removed file's inode number to the next file at once, and the old
+  /// file's locks in an older copy would show on the new one as phantom holders), or when a
+  /// process the copy names as holding the file's lock no longer exists (it released the lock
+  /// as it exited: the copy is older than that).
+  std::shared_ptr<const std::vector<ProcLock>> current_for(const struct stat& file, bool fresh);
   /// Installs a fresh read (the lock tree monitor's, just before it invalidates attributes),
-  /// started at `read_at` with the activity generation `generation`.
+  /// started at `started` with the activity generation `generation`.
   void replace(std::shared_ptr<const std::vector<ProcLock>> locks, std::uint64_t generation,
-               std::chrono::steady_clock::time_point read_at);
+               const ReadStart& started);
   /// Whether any process but this one holds or waits for a flock on filesystem `device` (as of
   /// current()): when none does, no lock file there has a direct holder to look for.
   bool others_lock_on(dev_t device);
@@ -71,8 +88,11 @@ class ProcLocksSnapshot {
   /// Whether the lock tree showed activity since the copy was read.
   bool activity_since_read() const PBS_REQUIRES(mutex_);
 
+  /// current(), also read again when the copy's read began before `changed` (a file's ctime).
+  std::shared_ptr<const std::vector<ProcLock>> current(bool fresh, const struct timespec* changed);
+
   Mutex mutex_;
-  std::chrono::steady_clock::time_point read_at_ PBS_GUARDED_BY(mutex_);
+  ReadStart read_at_ PBS_GUARDED_BY(mutex_);
   std::shared_ptr<const std::vector<ProcLock>> locks_ PBS_GUARDED_BY(mutex_) =
       std::make_shared<const std::vector<ProcLock>>();
   std::vector<dev_t> others_devices_
