@@ -16,11 +16,15 @@ std::vector<std::string> LockPath::directories() const {
   return out;
 }
 
+std::string LockPath::directory() const {
+  std::string out = store;
+  if (!ns_dir.empty()) out += "/" + ns_dir;
+  if (hashed) out += "/hashed";
+  return out;
+}
+
 std::string LockPath::relative() const {
-  std::string out;
-  for (const auto& dir : directories())
-    out += dir + "/";
-  return out + name;
+  return directory() + "/" + name;
 }
 
 LockPath make_lock_path(std::string_view store, const Namespace& ns, std::string_view rpath) {

@@ -22,6 +22,8 @@ struct LockPath {
 
   /// The directories from the lock root down to the file: {store, [ns_dir], ["hashed"]}.
   std::vector<std::string> directories() const;
+  /// The same joined: `store1/a:b` (the lock directory below the lock root).
+  std::string directory() const;
   /// `store1/a:b/vm-100`.
   std::string relative() const;
   bool operator==(const LockPath&) const = default;

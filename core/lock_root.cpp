@@ -151,15 +151,12 @@ bool LockRoot::refresh(std::chrono::milliseconds at_most_every) const {
 
 Result<UniqueFd> LockRoot::open_directory(const LockPath& path, bool create) const {
   if (create) return open_or_create_directories(fd(), path.directories(), owner_);
-  std::string relative;
-  for (const auto& dir : path.directories())
-    relative += (relative.empty() ? "" : "/") + dir;
-  return open_beneath(fd(), relative, O_PATH | O_DIRECTORY);  // for *at() calls only
+  return open_beneath(fd(), path.directory(), O_PATH | O_DIRECTORY);  // for *at() calls only
 }
 
 Result<std::shared_ptr<const UniqueFd>> LockRoot::cached_directory(const LockPath& path,
                                                                    bool create) const {
-  std::string key = path.store + '/' + path.ns_dir + (path.hashed ? "/hashed" : "");
+  std::string key = path.directory();
   Current& c = *current_;
   {
     MutexLock lock(c.directories_mutex);

@@ -61,6 +61,8 @@ TEST(LockPath, HashedSnapshotCutsThroughEscapes) {
 TEST(LockPath, HashedInANamespaceKeepsTheNamespaceDirectory) {
   auto path = parse("a/b", "host/" + std::string(300, 'c')).lock_path();
   EXPECT_EQ(path.directories(), (std::vector<std::string>{"store1", "a:b", "hashed"}));
+  EXPECT_EQ(path.directory(), "store1/a:b/hashed");
+  EXPECT_EQ(parse("", "vm/100").lock_path().directory(), "store1");
 }
 
 TEST(LockPath, BoundaryAroundTheLimitCountsEscapedBytes) {

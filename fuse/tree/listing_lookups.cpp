@@ -12,7 +12,7 @@ bool ListingLookups::old_locking() {
 }
 
 int ListingLookups::directory(const LockPath& path) {
-  std::string key = path.store + '/' + path.ns_dir + (path.hashed ? "/hashed" : "");
+  std::string key = path.directory();
   auto found = directories_.find(key);
   if (found == directories_.end()) {
     auto dir = fs_.lock_root->open_directory(path, false);
