@@ -25,6 +25,9 @@ constexpr std::chrono::milliseconds kPublishEvery{50};
 constexpr std::chrono::milliseconds kBatchEvery{2};
 // Our own opens not matched by an inotify event for this long never will be.
 constexpr std::chrono::seconds kOwnOpensKept{2};
+// Reads of /proc/locks in one re-check while a lock file is younger than the read (a new file
+// stays younger for at most one tick of the coarse clock, 1-10 ms).
+constexpr int kMaxRereads = 3;
 
 DirectLockTracker::Activity activity_of(LockTreeWatch::Event::Kind kind) {
   switch (kind) {
@@ -157,22 +160,37 @@ void LockTreeMonitor::record(const std::string& lock_file, const LockObject& obj
 
 void LockTreeMonitor::recheck(const std::vector<std::string>& lock_files) {
   if (lock_files.empty()) return;
-  const std::uint64_t generation = activity_.load();
-  const auto read_at = ProcLocksSnapshot::ReadStart::now();
-  auto locks = read_proc_locks();
-  if (!locks) return;
-  auto shared = std::make_shared<const std::vector<ProcLock>>(std::move(locks.value()));
-  // What getattr reads from now on: a stat after our invalidation must not see an older copy.
-  model_.proc_locks.replace(shared, generation, read_at);
+  // Each file is stat'd after the read: one that existed before the read began and still does
+  // kept its inode number throughout, so the read's locks on that inode are its own. A file
+  // younger than the read may have the number of a removed file that the read saw locked (ext4
+  // reuses them at once): then read again, so that no removed file's lock shows on a new one.
+  std::shared_ptr<const std::vector<ProcLock>> shared;
+  std::vector<std::optional<std::pair<dev_t, ino_t>>> identities(lock_files.size());
+  for (int attempt = 0; attempt < kMaxRereads; ++attempt) {
+    const std::uint64_t generation = activity_.load();
+    const auto read_at = ProcLocksSnapshot::ReadStart::now();
+    auto locks = read_proc_locks();
+    if (!locks) return;
+    shared = std::make_shared<const std::vector<ProcLock>>(std::move(locks.value()));
+    // What getattr reads from now on: a stat after our invalidation must not see an older copy.
+    model_.proc_locks.replace(shared, generation, read_at);
+    bool younger = false;
+    for (std::size_t i = 0; i < lock_files.size(); ++i) {
+      identities[i].reset();
+      struct stat st {};
+      if (fstatat(model_.lock_root->fd(), lock_files[i].c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+          S_ISREG(st.st_mode)) {
+        identities[i] = std::make_pair(st.st_dev, st.st_ino);
+        younger = younger || read_at.may_predate(st);
+      }
+    }
+    if (!younger) break;
+  }
   const pid_t self = getpid();
   const auto now = DirectLockTracker::Clock::now();
-  for (const auto& lock_file : lock_files) {
-    std::optional<std::pair<dev_t, ino_t>> identity;
-    struct stat st {};
-    if (fstatat(model_.lock_root->fd(), lock_file.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISREG(st.st_mode)) {
-      identity = std::make_pair(st.st_dev, st.st_ino);
-    }
+  for (std::size_t i = 0; i < lock_files.size(); ++i) {
+    const std::string& lock_file = lock_files[i];
+    const auto& identity = identities[i];
     OwnLockOpens::Counts own;
     if (identity) own = OwnLockOpens::instance().take(identity->first, identity->second);
     if (auto previous = tracker_.identity(lock_file); previous && previous != identity) {

@@ -31,10 +31,15 @@ ProcLocksSnapshot::ReadStart ProcLocksSnapshot::ReadStart::now() {
   return start;
 }
 
-namespace {
-bool before(const struct timespec& a, const struct timespec& b) {
-  return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+bool ProcLocksSnapshot::ReadStart::may_predate(const struct stat& file) const {
+  const struct timespec& changed = file.st_ctim;
+  const bool changed_before =
+      changed.tv_sec < coarse_real.tv_sec ||
+      (changed.tv_sec == coarse_real.tv_sec && changed.tv_nsec < coarse_real.tv_nsec);
+  return !changed_before;
 }
+
+namespace {
 
 // Whether a process that `locks` names as holding the lock of `file` has exited since.
 bool a_holder_is_gone(const std::vector<ProcLock>& locks, const struct stat& file) {
@@ -54,17 +59,17 @@ std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current(bool fre
 
 std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current_for(const struct stat& file,
                                                                             bool fresh) {
-  auto copy = current(fresh, &file.st_ctim);
+  auto copy = current(fresh, &file);
   if (!fresh && a_holder_is_gone(*copy, file)) copy = current(true, nullptr);
   return copy;
 }
 
-std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current(
-    bool fresh, const struct timespec* changed) {
+std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current(bool fresh,
+                                                                        const struct stat* file) {
   MutexLock lock(mutex_);
   auto start = ReadStart::now();
   if (fresh || start.steady - read_at_.steady > kProcLocksMaxAge || activity_since_read() ||
-      (changed != nullptr && !before(*changed, read_at_.coarse_real))) {
+      (file != nullptr && read_at_.may_predate(*file))) {
     // The generation before the read: activity during it makes the next caller read again.
     if (activity_ != nullptr) read_generation_ = activity_->load();
     if (auto locks = read_proc_locks()) {

@@ -63,6 +63,9 @@ class ProcLocksSnapshot {
     /// before it existed, with its inode number, when the read began.
     struct timespec coarse_real {};
     static ReadStart now();
+    /// Whether `file` may be younger than the read (its ctime is not before the read began):
+    /// then a lock the read lists under its inode may be a removed file's.
+    bool may_predate(const struct stat& file) const;
   };
 
   /// Shared and immutable: a stat of one entry does not copy the system's lock list.
@@ -88,8 +91,8 @@ class ProcLocksSnapshot {
   /// Whether the lock tree showed activity since the copy was read.
   bool activity_since_read() const PBS_REQUIRES(mutex_);
 
-  /// current(), also read again when the copy's read began before `changed` (a file's ctime).
-  std::shared_ptr<const std::vector<ProcLock>> current(bool fresh, const struct timespec* changed);
+  /// current(), also read again when the copy may predate `file`.
+  std::shared_ptr<const std::vector<ProcLock>> current(bool fresh, const struct stat* file);
 
   Mutex mutex_;
   ReadStart read_at_ PBS_GUARDED_BY(mutex_);
