@@ -59,9 +59,11 @@ std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current(bool fre
 
 std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current_for(const struct stat& file,
                                                                             bool fresh) {
-  auto copy = current(fresh, &file);
-  if (!fresh && a_holder_is_gone(*copy, file)) copy = current(true, nullptr);
-  return copy;
+  return current(fresh, &file);
+}
+
+bool ProcLocksSnapshot::stale_for(const struct stat& file) const {
+  return read_at_.may_predate(file) || a_holder_is_gone(*locks_, file);
 }
 
 std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current(bool fresh,
@@ -69,7 +71,7 @@ std::shared_ptr<const std::vector<ProcLock>> ProcLocksSnapshot::current(bool fre
   MutexLock lock(mutex_);
   auto start = ReadStart::now();
   if (fresh || start.steady - read_at_.steady > kProcLocksMaxAge || activity_since_read() ||
-      (file != nullptr && read_at_.may_predate(*file))) {
+      (file != nullptr && stale_for(*file))) {
     // The generation before the read: activity during it makes the next caller read again.
     if (activity_ != nullptr) read_generation_ = activity_->load();
     if (auto locks = read_proc_locks()) {

@@ -91,8 +91,10 @@ class ProcLocksSnapshot {
   /// Whether the lock tree showed activity since the copy was read.
   bool activity_since_read() const PBS_REQUIRES(mutex_);
 
-  /// current(), also read again when the copy may predate `file`.
+  /// current(), also read again when the copy is stale for `file` (stale_for).
   std::shared_ptr<const std::vector<ProcLock>> current(bool fresh, const struct stat* file);
+  /// Whether the copy may predate `file`, or names a holder of its lock that has exited.
+  bool stale_for(const struct stat& file) const PBS_REQUIRES(mutex_);
 
   Mutex mutex_;
   ReadStart read_at_ PBS_GUARDED_BY(mutex_);
