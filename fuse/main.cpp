@@ -21,14 +21,19 @@
 #include "mount_holders_service.hpp"
 #include "mount_monitor.hpp"
 #include "mount_table.hpp"
+#include "operation_barrier.hpp"
 #include "ops.hpp"
 #include "privileges.hpp"
 #include "reload_signal.hpp"
+#include "teardown_watchdog.hpp"
 
 using namespace pbs;
 using namespace pbs::fs;
 
 namespace {
+
+// How long the daemon may take to end once its FUSE session has ended; normally milliseconds.
+constexpr std::chrono::seconds kTeardownLimit{5};
 
 int fail(const std::string& message, int code = 1) {
   spdlog::error("{}", message);
@@ -94,11 +99,20 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
   // Idle workers stay: under bursts of many clients, starting and ending threads cost more than
   // the requests (measured in tests/bench/README.md, throughput rows).
   fuse_loop_cfg_set_idle_threads(config, fs.options.max_threads);
+  // Once the session ends, the rest must take seconds at most (teardown_watchdog.hpp).
+  TeardownWatchdog watchdog(se, kTeardownLimit);
+  if (auto ok = watchdog.start(); !ok) spdlog::warn("no teardown watchdog: {}", ok.error().message);
   int rc = fuse_session_loop_mt(se, config);
+  watchdog.loop_ended();
   fuse_loop_cfg_destroy(config);
+  const std::size_t open_handles = fs.lock_manager->total_handles();
+  watchdog.phase("stopping the holders service");
+  inject_stall("teardown");
   holders.stop();
+  watchdog.phase("stopping the lock manager");
   fs.lock_manager->stop();
   fs.monitor = nullptr;
+  watchdog.phase("stopping the lock tree monitor");
   monitor.stop();
   release_open_directories();
   fuse_remove_signal_handlers(se);
@@ -109,10 +123,16 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
   // (the releases of a burst of closes): it ends the connection with ECONNABORTED. Nothing is
   // lost: those handles are closed, and their locks go with this process.
   if (rc == -ECONNABORTED && mounted && !still_mounted(mounted->device)) {
-    spdlog::info(
-        "the kernel ended the connection after the mount was detached ({} handle(s) "
-        "released now)",
-        fs.lock_manager->total_handles());
+    if (open_handles == 0) {
+      spdlog::info("the kernel ended the connection after the mount was detached");
+    } else {
+      // Their closes may be among the requests the kernel dropped; if not, their holders get
+      // ENOTCONN from now on: either way the locks cannot be kept for them.
+      spdlog::warn(
+          "the kernel ended the connection after the mount was detached, with {} handle(s) "
+          "not closed to the daemon: their locks are released now",
+          open_handles);
+    }
     return 0;
   }
   spdlog::error("the FUSE session loop failed ({})", rc);

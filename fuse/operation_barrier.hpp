@@ -32,6 +32,9 @@ void operation_failed(const char* name, const char* what, Request& req) noexcept
 std::uint64_t operation_failures();
 /// Test builds: throws when PBS_LOCKFS_INJECT_FAULT names `name`; otherwise nothing.
 void inject_fault(const char* name);
+/// Test builds: never returns when PBS_LOCKFS_INJECT_FAULT names `name` (a stuck thread, for
+/// the teardown watchdog's test); otherwise nothing.
+void inject_stall(const char* name);
 
 template <OperationName Name, auto Op, bool Answered = true>
 struct Guarded;

@@ -69,6 +69,31 @@ TEST_F(PoliteStop, ASecondSignalEndsItNowAndReleasesEveryLock) {
   EXPECT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
 }
 
+// Whatever keeps a daemon from finishing once its connection has ended (here a thread stuck in
+// its teardown, injected), it ends within the teardown watchdog's bound, says where it was stuck,
+// and the kernel frees its locks: a daemon whose handles are gone never sits on their locks.
+TEST_F(PoliteStop, AStuckTeardownStillEndsTheDaemonWithinItsBound) {
+  auto stuck = mount_another("stuck-mnt", {}, {"PBS_LOCKFS_INJECT_FAULT=teardown"});
+  ASSERT_TRUE(stuck->mounted());
+  NodeHolder holder(std::string(dir_ / "stuck-mnt") + "/store1/" + kSnap2, O_RDWR);
+  ASSERT_EQ(holder.error(), 0);
+  EXPECT_FALSE(lock_free(lock_file(kSnap2)));
+  ASSERT_EQ(kill(stuck->monitor_pid(), SIGTERM), 0);  // polite: detached, the hold stays
+  EXPECT_TRUE(eventually([&] { return !is_fuse_mount(dir_ / "stuck-mnt"); }));
+  holder.release();  // the last handle: the kernel ends the connection, teardown begins and sticks
+  auto released = std::chrono::steady_clock::now();
+  EXPECT_EQ(stuck->wait_for_exit(20s), 1) << stuck->log();
+  auto took = std::chrono::steady_clock::now() - released;
+  EXPECT_GE(took, 4500ms);  // the bound is 5 s: not sooner (a teardown is not cut short early)
+  EXPECT_LT(took, 12s);
+  EXPECT_TRUE(lock_free(lock_file(kSnap2)));
+  const std::string log = stuck->log();
+  EXPECT_NE(log.find("teardown stuck for 5000 ms while stopping the holders service"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("waiting in"), std::string::npos) << log;  // the threads' wait channels
+}
+
 class PoliteStopWithGrace : public MountTest {
   std::vector<std::string> extra_options() const override { return {"stop_grace=0.5"}; }
 };
