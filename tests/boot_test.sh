@@ -21,11 +21,25 @@ release=${2:-$VERSION_CODENAME}
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 leader=
+# Every thread of the container's pbs-lockfs processes with its kernel wait channel and stack:
+# where a daemon that does not end is stuck.
+daemon_threads() {
+  local pid task
+  for pid in $(pgrep -f '^/usr/sbin/pbs-lockfs' || true); do
+    [[ $(readlink "/proc/$pid/ns/pid") == "$(readlink "/proc/$leader/ns/pid")" ]] || continue
+    echo "boot_test: threads of pbs-lockfs (pid $pid here):"
+    for task in /proc/"$pid"/task/*; do
+      echo "  ${task##*/} $(cat "$task/comm" 2>/dev/null) $(cat "$task/wchan" 2>/dev/null)"
+      sed 's/^/      /' "$task/stack" 2>/dev/null | head -8 || true
+    done
+  done
+}
 fail() {
   echo "boot_test: FAIL: $*" >&2
   if [[ -n $leader ]]; then
     echo "boot_test: the service's journal:" >&2
     nsenter --target "$leader" --all --root --wd -- journalctl -u pbs-lockfs --no-pager 2>&1 | tail -30 >&2
+    daemon_threads >&2 || true
   fi
   [[ ! -s $root.holder ]] || { echo "boot_test: the holder said:" >&2; cat "$root.holder" >&2; }
   # For a look inside by hand: nsenter --target LEADER --all
