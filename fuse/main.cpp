@@ -15,6 +15,7 @@
 
 #include "attribute_invalidator.hpp"
 #include "filesystem.hpp"
+#include "fuse_workers.hpp"
 #include "inode_trimmer.hpp"
 #include "lock_tree_monitor.hpp"
 #include "logging.hpp"
@@ -25,6 +26,7 @@
 #include "ops.hpp"
 #include "privileges.hpp"
 #include "reload_signal.hpp"
+#include "stop_signals.hpp"
 #include "teardown_watchdog.hpp"
 
 using namespace pbs;
@@ -87,24 +89,24 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
   }
   MountHoldersService holders(fs);
   if (auto ok = holders.start(); !ok) return fail("holders service: " + ok.error().message);
-  if (fuse_set_signal_handlers(se) != 0) return fail("cannot install signal handlers");
+  StopSignals stop_handlers(se);
   ReloadSignal reload([&fs] { fs.stores->reload(); });
   InodeTrimmer trimmer(se, fs.inodes, fs.options.max_inodes);
   sigset_t signals = stop_signals();
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
   spdlog::info("serving {} as {} (lock root {})", fs.options.mountpoint, fs.options.user,
                fs.lock_root->path());
-  fuse_loop_config* config = fuse_loop_cfg_create();
-  fuse_loop_cfg_set_max_threads(config, fs.options.max_threads);
-  // Idle workers stay: under bursts of many clients, starting and ending threads cost more than
-  // the requests (measured in tests/bench/README.md, throughput rows).
-  fuse_loop_cfg_set_idle_threads(config, fs.options.max_threads);
+  // All workers from the start, and they stay: under bursts of many clients, starting and ending
+  // threads cost more than the requests (measured in tests/bench/README.md, throughput rows).
+  FuseWorkers workers(se, fs.options.max_threads);
   // Once the session ends, the rest must take seconds at most (teardown_watchdog.hpp).
   TeardownWatchdog watchdog(se, kTeardownLimit);
   if (auto ok = watchdog.start(); !ok) spdlog::warn("no teardown watchdog: {}", ok.error().message);
-  int rc = fuse_session_loop_mt(se, config);
+  int rc = workers.run();
   watchdog.loop_ended();
-  fuse_loop_cfg_destroy(config);
+  if (int signal = StopSignals::received(); signal != 0) {
+    spdlog::info("signal {}: ending now, which releases every lock still held", signal);
+  }
   const std::size_t open_handles = fs.lock_manager->total_handles();
   watchdog.phase("stopping the holders service");
   inject_stall("teardown");
@@ -115,10 +117,9 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
   watchdog.phase("stopping the lock tree monitor");
   monitor.stop();
   release_open_directories();
-  fuse_remove_signal_handlers(se);
   spdlog::info("stopped serving {}", fs.options.mountpoint);
-  // libfuse reports the signal that ended the loop: a requested stop is a clean exit.
-  if (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) return 0;
+  // The connection ended, or a stop signal asked: a clean exit.
+  if (rc == 0) return 0;
   // Detached (a polite stop, `umount -l`) while the kernel still had requests queued for us
   // (the releases of a burst of closes): it ends the connection with ECONNABORTED. Nothing is
   // lost: those handles are closed, and their locks go with this process.

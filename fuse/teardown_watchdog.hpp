@@ -9,7 +9,7 @@
 //
 //   TeardownWatchdog watchdog(se, std::chrono::seconds(5));
 //   watchdog.start();
-//   fuse_session_loop_mt(se, config);
+//   workers.run();
 //   watchdog.loop_ended();
 //   watchdog.phase("stopping the lock manager");
 //   ...                                   // the destructor ends the watch

@@ -69,6 +69,32 @@ TEST_F(PoliteStop, ASecondSignalEndsItNowAndReleasesEveryLock) {
   EXPECT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
 }
 
+// SIGTERM to the serving daemon itself (not the monitor) ends it now: every worker thread, most
+// of them waiting for a request, stops; a waiting open gets EINTR; every lock is released and the
+// monitor removes the mount.
+TEST_F(PoliteStop, ASignalToTheServingDaemonEndsItAtOnce) {
+  NodeHolder holder(node(kSnap1), O_RDWR);
+  ASSERT_EQ(holder.error(), 0);
+  const std::string path = node(kSnap1);
+  HoldingChild waiter(  // queued behind the holder
+      [&] {
+        int fd = open(path.c_str(), O_RDONLY);
+        return fd >= 0 ? 0 : errno;
+      },
+      false);
+  std::this_thread::sleep_for(200ms);
+  ASSERT_EQ(waiter.result(0), -1);  // still waiting
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(daemon_->daemon_pid(), SIGTERM), 0);
+  EXPECT_EQ(daemon_->wait_for_exit(5s), 0) << daemon_->log();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  EXPECT_TRUE(eventually([&] { return lock_free(lock_file(kSnap1)); }));
+  EXPECT_FALSE(is_fuse_mount(mnt_));
+  const int waited = waiter.result(3000);
+  EXPECT_TRUE(waited == EINTR || waited == ECONNABORTED) << error_text(waited);  // never granted
+  EXPECT_NE(daemon_->log().find("signal 15: ending now"), std::string::npos) << daemon_->log();
+}
+
 // Whatever keeps a daemon from finishing once its connection has ended (here a thread stuck in
 // its teardown, injected), it ends within the teardown watchdog's bound, says where it was stuck,
 // and the kernel frees its locks: a daemon whose handles are gone never sits on their locks.

@@ -1,0 +1,104 @@
+// The daemon's FUSE request loop; see fuse_workers.hpp.
+#include "fuse_workers.hpp"
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <signal.h>
+
+#include <spdlog/spdlog.h>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+#include "result.hpp"
+
+namespace pbs::fs {
+
+struct FuseWorkers::Worker {
+  FuseWorkers* owner = nullptr;
+  pthread_t thread{};
+  fuse_buf buf{};  ///< the worker's request buffer: allocated by libfuse, freed after the join
+};
+
+FuseWorkers::FuseWorkers(fuse_session* se, unsigned threads) : se_(se), threads_(threads) {
+  sem_init(&ended_, 0, 0);
+}
+
+FuseWorkers::~FuseWorkers() {
+  sem_destroy(&ended_);
+}
+
+// A worker is ended by pthread_cancel while it waits in read(2), which unwinds its stack
+// without running function epilogues: the frames on that path (work, serve) carry no sanitizer
+// instrumentation, or AddressSanitizer would find their stale redzones when the thread ends.
+#define PBS_CANCELLABLE __attribute__((no_sanitize("address", "thread")))
+
+PBS_CANCELLABLE void* FuseWorkers::work(void* self) {
+  // Cancellable only while waiting for a request (serve enables it there).
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, nullptr);
+  auto& worker = *static_cast<Worker*>(self);
+  worker.owner->serve(worker);
+  return nullptr;
+}
+
+PBS_CANCELLABLE void FuseWorkers::serve(Worker& worker) {
+  while (fuse_session_exited(se_) == 0) {
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, nullptr);
+    int res = fuse_session_receive_buf(se_, &worker.buf);
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, nullptr);
+    if (res == -EINTR || res == -EAGAIN) continue;
+    if (res <= 0) {
+      // 0: the kernel ended the connection (libfuse has exited the session) or it was exited.
+      int none = 0;
+      if (res < 0) error_.compare_exchange_strong(none, res);
+      fuse_session_exit(se_);
+      break;
+    }
+    fuse_session_process_buf(se_, &worker.buf);
+  }
+  sem_post(&ended_);
+}
+
+int FuseWorkers::run() {
+  // Stop signals go to the calling thread, whose wait below they end; never to a worker.
+  sigset_t blocked;
+  sigset_t old;
+  sigemptyset(&blocked);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT})
+    sigaddset(&blocked, s);
+  pthread_sigmask(SIG_BLOCK, &blocked, &old);
+  for (unsigned i = 0; i < threads_; ++i) {
+    auto worker = std::make_unique<Worker>();
+    worker->owner = this;
+    if (int error = pthread_create(&worker->thread, nullptr, &FuseWorkers::work, worker.get());
+        error != 0) {
+      spdlog::error("cannot start FUSE worker {} of {}: {}", i + 1, threads_, error_text(error));
+      break;
+    }
+    workers_.push_back(std::move(worker));
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (workers_.empty()) return -EAGAIN;
+
+  // Until the session ends: a worker saw the connection end (or failed), or a stop signal's
+  // handler exited the session (sem_timedwait returns EINTR then; the timeout covers a signal
+  // that came between the check and the wait).
+  while (fuse_session_exited(se_) == 0) {
+    timespec deadline{};
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 1;
+    sem_timedwait(&ended_, &deadline);
+  }
+  for (auto& worker : workers_)
+    pthread_cancel(worker->thread);
+  for (auto& worker : workers_) {
+    pthread_join(worker->thread, nullptr);
+    std::free(worker->buf.mem);
+    worker->buf.mem = nullptr;
+  }
+  workers_.clear();
+  return error_.load();
+}
+
+}  // namespace pbs::fs
