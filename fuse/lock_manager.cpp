@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "impossible_state.hpp"
+#include "lock_file.hpp"
 
 namespace pbs::fs {
 
@@ -158,9 +159,10 @@ void LockManager::announce_granted(OpenHandle& handle) const {
 
 void LockManager::opened(Request& req, fuse_file_info fi, std::shared_ptr<OpenHandle> handle) {
   announce_granted(*handle);
-  fi.fh = reinterpret_cast<std::uint64_t>(handle.get());
   {
     MutexLock lock(registry_mutex_);
+    handle->fh = next_fh_++;
+    fi.fh = handle->fh;
     handles_[handle->lock_file].push_back(handle);
     by_fh_[fi.fh] = handle;
     ++handle_count_;
@@ -171,10 +173,14 @@ void LockManager::opened(Request& req, fuse_file_info fi, std::shared_ptr<OpenHa
 
 std::shared_ptr<OpenHandle> LockManager::held_by_itself(const OpenHandle& own, pid_t waiter,
                                                         LockMode mode) const {
+  const std::string lock_file = root_.absolute(own.request.object.lock_path());
   for (auto& h : handles(own.lock_file)) {
     if (h.get() == &own || !h->holds()) continue;
     if (mode == LockMode::kShared && h->held_mode() == LockMode::kShared) continue;
-    if (h->opener.is_same_or_ancestor_of(waiter)) return h;
+    if (!h->opener.is_same_or_ancestor_of(waiter)) continue;
+    // A hold on a lock file destroyed under it (PBS's prune) cannot be what this wait waits for.
+    MutexLock hold(h->mutex);
+    if (h->lock.held() && lock_file_at_path(h->lock.file_fd(), lock_file)) return h;
   }
   return nullptr;
 }
@@ -313,7 +319,7 @@ void LockManager::release(OpenHandle* handle) {
       if (it != list.end()) {
         keep = std::move(*it);
         list.erase(it);
-        by_fh_.erase(reinterpret_cast<std::uint64_t>(handle));
+        by_fh_.erase(handle->fh);
         --handle_count_;
       }
       if (list.empty()) handles_.erase(found);

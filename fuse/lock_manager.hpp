@@ -169,6 +169,8 @@ class LockManager : public MountLocks {
   /// The same handles by the file handle the kernel was given.
   std::unordered_map<std::uint64_t, std::shared_ptr<OpenHandle>> by_fh_
       PBS_GUARDED_BY(registry_mutex_);
+  /// The next file handle (OpenHandle::fh); 0 is the status file's.
+  std::uint64_t next_fh_ PBS_GUARDED_BY(registry_mutex_) = 1;
   /// How many requests wait per lock file, and in all: copies of the queue's counts, for
   /// getattr (updated under queue_mutex_ with the queue).
   std::unordered_map<std::string, std::size_t> waiter_counts_ PBS_GUARDED_BY(registry_mutex_);

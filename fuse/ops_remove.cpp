@@ -29,18 +29,26 @@ int remove_locks(Filesystem& fs, const Node& node, const Caller& caller, const R
     }
   }
   const pid_t process = process_of(caller.tid);
+  const std::string lock_file = fs.lock_root->absolute(object.lock_path());
   std::shared_ptr<OpenHandle> own;
   for (const auto& handle : fs.lock_manager->handles(object.lock_path().relative())) {
     if (!handle->holds()) continue;
+    LockMode mode;
+    {
+      MutexLock hold(handle->mutex);
+      // Released meanwhile, or a hold on a lock file destroyed under it (PBS's prune, whose
+      // close is still on its way): that locks nothing any more, as with PBS's own protocol.
+      if (!handle->lock.held() || !lock_file_at_path(handle->lock.file_fd(), lock_file)) continue;
+      mode = handle->lock.mode();
+    }
     // The holder itself, or a process it started (`exec 9>node; rm node` runs rm as a child).
     // The opener must still be alive: once it has exited its pid may be anybody's, and whoever
     // keeps its descriptor (a child it started) cannot be told from anybody else.
-    if (handle->held_mode() == LockMode::kExclusive &&
-        handle->opener.is_same_or_ancestor_of(process)) {
+    if (mode == LockMode::kExclusive && handle->opener.is_same_or_ancestor_of(process)) {
       own = handle;
     } else {
       spdlog::info("remove {} refused to {}: EBUSY (held {} by pid {}{})", object.describe(),
-                   caller.describe(), to_string(handle->held_mode()), handle->opener.pid(),
+                   caller.describe(), to_string(mode), handle->opener.pid(),
                    handle->opener.alive() ? ""
                                           : ", which has exited; a process it started keeps its "
                                             "descriptor");

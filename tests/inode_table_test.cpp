@@ -7,6 +7,8 @@
 
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace pbs::fs {
 namespace {
@@ -120,6 +122,76 @@ TEST(InodeTable, ThousandsOfSnapshotsEachHaveTheirOwnNumber) {
     ASSERT_TRUE(numbers.insert(ino).second) << time;
     ASSERT_EQ(table.find(ino)->time, time);
   }
+}
+
+// What another program image of the daemon needs to go on serving the same kernel: every number
+// with its node and lookup count, and the next number, so that a node looked up before the switch
+// is found by its number after it, forgets count down from the same lookups, and a new node gets a
+// number the kernel has not seen.
+TEST(InodeTable, ASavedTableRestoresEveryNumberLookupCountAndTheNextNumber) {
+  InodeTable before;
+  Node ns_node = node_of(NodeKind::kNamespace, "a", "");
+  const auto ns_ino = before.remember(InodeTable::kRootInode, ns_node);
+  Node group = node_of(NodeKind::kGroup, "a", "100");
+  const auto group_ino = before.remember(ns_ino, group);
+  Node snapshot = node_of(NodeKind::kSnapshot, "a", "100", "2024-01-01T00:00:00Z");
+  const auto snapshot_ino = before.remember(group_ino, snapshot);
+  before.remember(group_ino, snapshot);  // two lookups
+  Node lock = node_of(NodeKind::kGroupLock, "a", "100");
+  const auto lock_ino = before.remember(group_ino, lock);
+  Node gone = node_of(NodeKind::kGroup, "a", "999");
+  before.forget(before.remember(ns_ino, gone), 1);  // its number is used up, not reused
+
+  auto saved = before.save();
+  EXPECT_EQ(saved.entries.size(), 4u);
+  InodeTable after;
+  auto restored = after.restore(saved);
+  ASSERT_TRUE(restored) << restored.error().message;
+  EXPECT_EQ(after.size(), before.size());
+  const std::vector<std::pair<std::uint64_t, Node>> kept{
+      {ns_ino, ns_node}, {group_ino, group}, {snapshot_ino, snapshot}, {lock_ino, lock}};
+  for (const auto& [ino, node] : kept)
+    expect_same(node, after.find(ino));
+  // The same path looks up to the same number; forgets count down from the saved lookups.
+  EXPECT_EQ(after.remember(group_ino, snapshot), snapshot_ino);  // now 3
+  after.forget(snapshot_ino, 2);
+  EXPECT_TRUE(after.find(snapshot_ino).has_value());
+  after.forget(snapshot_ino, 1);
+  EXPECT_FALSE(after.find(snapshot_ino).has_value());
+  // A new node gets the number the old table would have given.
+  Node fresh = node_of(NodeKind::kGroup, "a", "300");
+  EXPECT_EQ(after.remember(ns_ino, fresh), before.remember(ns_ino, fresh));
+}
+
+TEST(InodeTable, AnInconsistentSavedTableIsRefusedAndLeavesTheTableFresh) {
+  InodeTable source;
+  Node group = node_of(NodeKind::kGroup, "", "100");
+  const auto group_ino = source.remember(InodeTable::kRootInode, group);
+  source.remember(group_ino, node_of(NodeKind::kSnapshot, "", "100", "2024-01-01T00:00:00Z"));
+  const auto good = source.save();
+  auto refused = [](InodeTable::SavedTable saved) {
+    InodeTable table;
+    auto result = table.restore(saved);
+    return !result && table.size() == 1;  // only the root
+  };
+  auto orphan = good;
+  orphan.entries.erase(orphan.entries.begin());  // the snapshot without its group
+  EXPECT_TRUE(refused(orphan));
+  auto twice = good;
+  twice.entries.push_back(twice.entries.back());
+  EXPECT_TRUE(refused(twice));
+  auto late = good;
+  late.next = late.entries.back().ino;  // a number not below the next one
+  EXPECT_TRUE(refused(late));
+  auto unused = good;
+  unused.entries.back().lookups = 0;
+  EXPECT_TRUE(refused(unused));
+  auto root = good;
+  root.entries.front().ino = InodeTable::kRootInode;
+  EXPECT_TRUE(refused(root));
+  InodeTable in_use;
+  in_use.remember(InodeTable::kRootInode, group);
+  EXPECT_FALSE(in_use.restore(good));
 }
 
 }  // namespace

@@ -206,6 +206,56 @@ TEST_F(MountTest, UnlinkWhileSomebodyElseHoldsIsEbusy) {
   EXPECT_TRUE(std::filesystem::exists(lock_file(kSnap1)));
 }
 
+// PBS's prune: a holder destroys the lock file under its own hold and keeps its handle a moment
+// longer (its close is still on its way). That hold is on a file nobody can lock any more: the
+// next holder locks a new file and may destroy it in turn, as with PBS's own protocol; a client
+// holding nothing is still refused while somebody holds the current file (the stress test found
+// the refusal of the next destroy).
+TEST_F(MountTest, AHoldOnADestroyedLockFileNeverBlocksTheNextDestroy) {
+  const std::string path = node(kSnap1);
+  auto hold_and_destroy = [path] {
+    int fd = open(path.c_str(), O_RDWR | O_NONBLOCK);
+    if (fd < 0) return errno;
+    return unlink(path.c_str()) == 0 ? 0 : errno;  // and the handle stays open
+  };
+  HoldingChild first(hold_and_destroy);
+  ASSERT_EQ(first.error(), 0) << error_text(first.error());
+  EXPECT_FALSE(std::filesystem::exists(lock_file(kSnap1)));
+  HoldingChild next(hold_and_destroy);  // a new lock file, destroyed in turn
+  EXPECT_EQ(next.error(), 0) << error_text(next.error());
+  EXPECT_FALSE(std::filesystem::exists(lock_file(kSnap1)));
+  NodeHolder current(path, O_RDONLY);
+  ASSERT_EQ(current.error(), 0);
+  EXPECT_NE(unlink(path.c_str()), 0);
+  EXPECT_EQ(errno, EBUSY);
+  EXPECT_TRUE(std::filesystem::exists(lock_file(kSnap1)));
+}
+
+// The destroyer of a lock file that keeps its handle and then waits for the node again waits for
+// the new file's holder like anybody: its old hold locks nothing, so its wait is no deadlock
+// (not EDEADLK after the 1 s grace).
+TEST_F(MountTest, ADestroyersWaitForTheNewLockFileIsNoDeadlock) {
+  const std::string path = node(kSnap1);
+  const std::string go = dir_ / "go";
+  const std::string destroyed = dir_ / "destroyed";
+  const std::string granted = dir_ / "granted";
+  pid_t destroyer = spawn_command({"sh", "-c",
+                                   "exec 8<>'" + path + "' && rm '" + path + "' && touch '" +
+                                       destroyed + "' && for i in $(seq 500); do [ -e '" + go +
+                                       "' ] && break; sleep 0.02; done && exec 9<>'" + path +
+                                       "' && touch '" + granted + "'"});
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(destroyed); }));
+  EXPECT_FALSE(std::filesystem::exists(lock_file(kSnap1)));
+  NodeHolder next(path, O_RDWR | O_NONBLOCK);  // a new lock file
+  ASSERT_EQ(next.error(), 0);
+  std::ofstream(go).put('\n');
+  std::this_thread::sleep_for(std::chrono::milliseconds(1800));
+  EXPECT_FALSE(std::filesystem::exists(granted));
+  next.release();
+  EXPECT_EQ(wait_exit_code(destroyer), 0);
+  EXPECT_TRUE(std::filesystem::exists(granted));
+}
+
 TEST_F(MountTest, RmdirOfAGroupRemovesOnlyItsLockFileAndOnlyWhenEmpty) {
   ASSERT_EQ(child_open_errno(node("vm/100/.lock"), O_RDONLY), 0);
   EXPECT_NE(rmdir(node("vm/100").c_str()), 0);

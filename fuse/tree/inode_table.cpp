@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_set>
 
 #include "impossible_state.hpp"
 
@@ -76,9 +77,16 @@ std::uint64_t InodeTable::remember(std::uint64_t parent, const Node& node) {
     entry.used = ++use_counter_;
     return known;
   }
+  const std::uint64_t ino = next_++;
+  insert(ino, parent, 1, node, hash);
+  return ino;
+}
+
+void InodeTable::insert(std::uint64_t ino, std::uint64_t parent, std::uint64_t lookups,
+                        const Node& node, std::uint64_t hash) {
   Entry entry;
   entry.parent = parent;
-  entry.lookups = 1;
+  entry.lookups = lookups;
   entry.used = ++use_counter_;
   entry.path_hash = hash;
   entry.kind = node.kind;
@@ -89,10 +97,44 @@ std::uint64_t InodeTable::remember(std::uint64_t parent, const Node& node) {
   } else {
     entry.whole = std::make_unique<const Node>(node);
   }
-  const std::uint64_t ino = next_++;
   by_inode_.emplace(ino, std::move(entry));
   by_path_hash_.emplace(hash, ino);
-  return ino;
+}
+
+InodeTable::SavedTable InodeTable::save() const {
+  MutexLock lock(mutex_);
+  SavedTable saved;
+  saved.next = next_;
+  saved.entries.reserve(by_inode_.size());
+  for (const auto& [ino, entry] : by_inode_) {
+    if (ino != kRootInode)
+      saved.entries.push_back({ino, entry.parent, entry.lookups, node_of(entry)});
+  }
+  std::sort(saved.entries.begin(), saved.entries.end(),
+            [](const Saved& a, const Saved& b) { return a.ino < b.ino; });
+  return saved;
+}
+
+Result<void> InodeTable::restore(const SavedTable& saved) {
+  auto refuse = [](const std::string& why) {
+    return Error{EINVAL, "inode table not restored: " + why};
+  };
+  MutexLock lock(mutex_);
+  if (by_inode_.size() != 1 || next_ != kRootInode + 1) return refuse("the table is in use");
+  // Checked in full before anything changes: a refused restore leaves the fresh table.
+  std::unordered_set<std::uint64_t> seen{kRootInode};
+  for (const auto& e : saved.entries) {
+    const std::string what = "entry " + std::to_string(e.ino) + " (" + e.node.mount_path() + ")";
+    if (e.ino == kRootInode || e.node.kind == NodeKind::kRoot) return refuse(what + " is the root");
+    if (e.ino >= saved.next) return refuse(what + " is not below the next number");
+    if (e.lookups == 0) return refuse(what + " has no lookups");
+    if (seen.count(e.parent) == 0) return refuse(what + ": its parent is not before it");
+    if (!seen.insert(e.ino).second) return refuse(what + " comes twice");
+  }
+  for (const auto& e : saved.entries)
+    insert(e.ino, e.parent, e.lookups, e.node, path_hash(e.node.mount_path()));
+  next_ = saved.next;
+  return {};
 }
 
 std::optional<Node> InodeTable::find(std::uint64_t ino) const {

@@ -19,6 +19,7 @@
 
 #include "mutex.hpp"
 #include "node.hpp"
+#include "result.hpp"
 
 namespace pbs::fs {
 
@@ -47,6 +48,25 @@ class InodeTable {
   /// A stable number for readdir entries that the kernel has not looked up.
   static std::uint64_t listing_inode(const std::string& mount_path);
 
+  /// One entry as another program image of the daemon needs it to go on serving the same kernel
+  /// connection, which keeps every number and lookup count it was given.
+  struct Saved {
+    std::uint64_t ino = 0;
+    std::uint64_t parent = 0;
+    std::uint64_t lookups = 0;
+    Node node;
+  };
+  struct SavedTable {
+    std::vector<Saved> entries;  ///< by number (so parents before their children); no root
+    std::uint64_t next = 0;      ///< the number the next new node gets
+  };
+  /// Every entry but the root, and the next number.
+  SavedTable save() const;
+  /// Fills a fresh table (only the root in it) with what save() returned. Refused, with the table
+  /// unchanged, when the table is not fresh or `saved` is inconsistent: a number twice, the root,
+  /// a number not below `next`, a parent not in the table before its child, no lookups.
+  Result<void> restore(const SavedTable& saved);
+
  private:
   /// Snapshot times are `YYYY-MM-DDTHH:MM:SSZ`, always this long.
   static constexpr std::size_t kTimeLength = 20;
@@ -66,6 +86,9 @@ class InodeTable {
   Node node_of(const Entry& entry) const PBS_REQUIRES(mutex_);
   std::uint64_t find_path(const std::string& mount_path, std::uint64_t hash) const
       PBS_REQUIRES(mutex_);
+  /// Adds `node` as number `ino`, child of `parent`, with `lookups` kernel references.
+  void insert(std::uint64_t ino, std::uint64_t parent, std::uint64_t lookups, const Node& node,
+              std::uint64_t hash) PBS_REQUIRES(mutex_);
 
   mutable Mutex mutex_;
   std::unordered_map<std::uint64_t, Entry> by_inode_ PBS_GUARDED_BY(mutex_);

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "lock.hpp"
@@ -20,6 +21,10 @@ struct OpenHandle {
   std::string lock_file;  ///< the lock file's path below the lock root: one queue per file
   ProcessRef opener;      ///< the opener's process (pinned: its pid may be reused after it exits)
   uid_t uid = 0;
+  /// The file handle the kernel was given: a number from a counter, never an address, so that it
+  /// can name this handle in another program image of the daemon too. Set once, before the
+  /// kernel has it.
+  std::uint64_t fh = 0;
 
   /// Guards the fields below. Taken after LockManager's queue mutex, never before; nothing is
   /// answered to libfuse while it is held.
