@@ -60,7 +60,7 @@ PBS_CANCELLABLE void FuseWorkers::serve(Worker& worker) {
   sem_post(&ended_);
 }
 
-int FuseWorkers::run() {
+int FuseWorkers::run(const std::function<void()>& ended) {
   // Stop signals go to the calling thread, whose wait below they end; never to a worker.
   sigset_t blocked;
   sigset_t old;
@@ -90,6 +90,7 @@ int FuseWorkers::run() {
     deadline.tv_sec += 1;
     sem_timedwait(&ended_, &deadline);
   }
+  if (ended) ended();
   for (auto& worker : workers_)
     pthread_cancel(worker->thread);
   for (auto& worker : workers_) {

@@ -7,7 +7,7 @@
 // private fields, and decide what a failed read means.
 //
 //   FuseWorkers workers(se, 16);
-//   int rc = workers.run();   // 0, or -errno of a failed read
+//   int rc = workers.run([] { /* the session has ended */ });   // 0, or -errno
 //
 // Stop signals (StopSignals) reach only the thread in run(): the workers block them, as libfuse's
 // do. A worker waiting for a request is cancelled (pthread_cancel, enabled only while it waits,
@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -33,9 +34,10 @@ class FuseWorkers {
   FuseWorkers(const FuseWorkers&) = delete;
   FuseWorkers& operator=(const FuseWorkers&) = delete;
 
-  /// Serves until the session ends; returns 0 when the kernel ended the connection or the
-  /// session was exited, -errno when a read failed otherwise (the first worker's). Call once.
-  int run();
+  /// Serves until the session ends, then calls `ended` and stops the workers; returns 0 when
+  /// the kernel ended the connection or the session was exited, -errno when a read failed
+  /// otherwise (the first worker's). Call once.
+  int run(const std::function<void()>& ended = {});
 
  private:
   struct Worker;

@@ -99,11 +99,12 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
   // All workers from the start, and they stay: under bursts of many clients, starting and ending
   // threads cost more than the requests (measured in tests/bench/README.md, throughput rows).
   FuseWorkers workers(se, fs.options.max_threads);
-  // Once the session ends, the rest must take seconds at most (teardown_watchdog.hpp).
-  TeardownWatchdog watchdog(se, kTeardownLimit);
-  if (auto ok = watchdog.start(); !ok) spdlog::warn("no teardown watchdog: {}", ok.error().message);
-  int rc = workers.run();
-  watchdog.loop_ended();
+  // Once the session has ended, the rest must take seconds at most (teardown_watchdog.hpp).
+  TeardownWatchdog watchdog(kTeardownLimit);
+  int rc = workers.run([&watchdog] {
+    if (auto ok = watchdog.start(); !ok)
+      spdlog::warn("no teardown watchdog: {}", ok.error().message);
+  });
   if (int signal = StopSignals::received(); signal != 0) {
     spdlog::info("signal {}: ending now, which releases every lock still held", signal);
   }

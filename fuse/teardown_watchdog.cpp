@@ -1,8 +1,6 @@
 // The teardown watchdog; see teardown_watchdog.hpp.
 #include "teardown_watchdog.hpp"
 
-#define FUSE_USE_VERSION 314
-#include <fuse_lowlevel.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -12,7 +10,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <string>
 
 #include "result.hpp"
@@ -43,8 +40,7 @@ void log_threads() {
 
 }  // namespace
 
-TeardownWatchdog::TeardownWatchdog(fuse_session* se, std::chrono::milliseconds limit)
-    : se_(se), limit_(limit) {}
+TeardownWatchdog::TeardownWatchdog(std::chrono::milliseconds limit) : limit_(limit) {}
 
 TeardownWatchdog::~TeardownWatchdog() {
   if (!thread_.joinable()) return;
@@ -60,24 +56,21 @@ Result<void> TeardownWatchdog::start() {
   return {};
 }
 
-bool TeardownWatchdog::ending() const {
-  return loop_ended_.load() || fuse_session_exited(se_) != 0;
-}
-
 void TeardownWatchdog::run() {
-  std::optional<Clock::time_point> since;
+  // Woken by the destructor when torn down in time; EINTR cannot come (signals go elsewhere), but
+  // a wake-up before the limit is simply waited for again.
+  const auto deadline = Clock::now() + limit_;
   for (;;) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
     pollfd done{done_fd_.get(), POLLIN, 0};
-    if (poll(&done, 1, since ? 100 : 1000) > 0) return;  // torn down in time
-    if (!since && ending()) since = Clock::now();
-    if (since && Clock::now() - *since >= limit_) {
-      spdlog::error(
-          "teardown stuck for {} ms while {}: ending the process now, which releases every lock "
-          "it holds",
-          limit_.count(), phase_.load());
-      log_threads();
-      _exit(kExitCode);
-    }
+    if (left.count() > 0 && poll(&done, 1, static_cast<int>(left.count())) > 0) return;
+    if (Clock::now() < deadline) continue;
+    spdlog::error(
+        "teardown stuck for {} ms while {}: ending the process now, which releases every lock "
+        "it holds",
+        limit_.count(), phase_.load());
+    log_threads();
+    _exit(kExitCode);
   }
 }
 
