@@ -8,7 +8,6 @@
 #include <spdlog/spdlog.h>
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <ctime>
 
 #include "result.hpp"

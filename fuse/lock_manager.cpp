@@ -11,7 +11,6 @@
 #include <algorithm>
 
 #include "impossible_state.hpp"
-#include "lock_file.hpp"
 
 namespace pbs::fs {
 
@@ -180,7 +179,7 @@ std::shared_ptr<OpenHandle> LockManager::held_by_itself(const OpenHandle& own, p
     if (!h->opener.is_same_or_ancestor_of(waiter)) continue;
     // A hold on a lock file destroyed under it (PBS's prune) cannot be what this wait waits for.
     MutexLock hold(h->mutex);
-    if (h->lock.held() && lock_file_at_path(h->lock.file_fd(), lock_file)) return h;
+    if (h->holds_file_at(lock_file)) return h;
   }
   return nullptr;
 }

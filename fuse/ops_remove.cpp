@@ -38,7 +38,7 @@ int remove_locks(Filesystem& fs, const Node& node, const Caller& caller, const R
       MutexLock hold(handle->mutex);
       // Released meanwhile, or a hold on a lock file destroyed under it (PBS's prune, whose
       // close is still on its way): that locks nothing any more, as with PBS's own protocol.
-      if (!handle->lock.held() || !lock_file_at_path(handle->lock.file_fd(), lock_file)) continue;
+      if (!handle->holds_file_at(lock_file)) continue;
       mode = handle->lock.mode();
     }
     // The holder itself, or a process it started (`exec 9>node; rm node` runs rm as a child).

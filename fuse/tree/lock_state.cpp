@@ -157,7 +157,7 @@ NodeLockState node_lock_state(MountModel& fs, const Node& node, bool holders_onl
   for (const auto& h : fs.locks->handles(path.relative())) {
     if (!h->holds()) continue;
     MutexLock hold(h->mutex);
-    if (!holders_only && h->lock.held() && !lock_file_at_path(h->lock.file_fd(), state.lock_file)) {
+    if (!holders_only && h->lock.held() && !h->holds_file_at(state.lock_file)) {
       ++state.holders_of_replaced_files;
     }
     state.holders.push_back(h->holder_locked());

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "lock.hpp"
+#include "lock_file.hpp"
 #include "lock_holders.hpp"
 #include "mutex.hpp"
 #include "process_ref.hpp"
@@ -72,6 +73,11 @@ struct OpenHandle {
   /// This handle as a holder: the real requester.
   LockHolder holder_locked() PBS_REQUIRES(mutex) {
     return {opener.pid(), uid, command_locked(), held_mode(), since, true, reason, {}};
+  }
+  /// Whether the lock is held on the file now at the absolute `lock_file` (PBS's double-stat): a
+  /// hold on a lock file destroyed or replaced under it locks nothing any more.
+  bool holds_file_at(const std::string& lock_file) const PBS_REQUIRES(mutex) {
+    return lock.held() && lock_file_at_path(lock.file_fd(), lock_file);
   }
   bool holds() const { return holding.load() != Holding::kNothing; }
   LockMode held_mode() const {
