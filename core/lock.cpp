@@ -120,6 +120,20 @@ void Lock::release() {
   file_.reset();
 }
 
+Result<Lock> Lock::adopt(const LockRoot& root, LockPath path, UniqueFd file, UniqueFd old_style,
+                         LockMode mode) {
+  struct stat st {};
+  if (!file || fstat(file.get(), &st) != 0) return sys_error("adopt lock file", root.absolute(path));
+  if (!S_ISREG(st.st_mode)) return Error{EINVAL, "not a lock file: " + root.absolute(path)};
+  Lock lock;
+  lock.root_ = &root;
+  lock.path_ = std::move(path);
+  lock.file_ = LockFileFd(std::move(file), st);
+  lock.old_style_ = std::move(old_style);
+  lock.mode_ = mode;
+  return lock;
+}
+
 Result<PendingLock> PendingLock::open(const LockRoot& root, LockRequest request) {
   PendingLock pending(root, std::move(request));
   pending.path_ = pending.request_.object.lock_path();

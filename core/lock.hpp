@@ -47,6 +47,14 @@ class Lock {
   Result<void> remove_file();
   void release();
 
+  /// The old-style lock's descriptor (the datastore directory or old manifest lock file), or -1.
+  int old_style_fd() const { return old_style_.get(); }
+  /// A lock already held on `file` (and `old_style`, when the old-locking marker was there)
+  /// with `mode`: what another program image of the daemon was holding when it handed its
+  /// descriptors over. Error when `file` is not an open regular file.
+  static Result<Lock> adopt(const LockRoot& root, LockPath path, UniqueFd file,
+                            UniqueFd old_style, LockMode mode);
+
  private:
   friend class PendingLock;
   // One descriptor per held lock: the directory is reopened only to remove the file.

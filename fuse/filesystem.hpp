@@ -16,6 +16,7 @@
 #include "lock_manager.hpp"
 #include "mount_model.hpp"
 #include "node_status_text.hpp"
+#include "program_switch.hpp"
 #include "request.hpp"
 #include "resource_shortage.hpp"
 #include "snapshot_files.hpp"
@@ -38,6 +39,8 @@ struct Filesystem : MountModel {
   /// The watcher of the lock root, while it runs (for the status file's counters).
   const LockTreeMonitor* monitor = nullptr;
   fuse_session* session = nullptr;
+  /// The program serving, and its upgrades (status file).
+  ProgramRecord program;
 
   static Filesystem& of(fuse_req_t req) {
     return *static_cast<Filesystem*>(fuse_req_userdata(req));

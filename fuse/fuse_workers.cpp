@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "connection_io.hpp"
 #include "result.hpp"
 
 namespace pbs::fs {
@@ -54,12 +55,20 @@ PBS_CANCELLABLE void FuseWorkers::serve(Worker& worker) {
       fuse_session_exit(se_);
       break;
     }
+    ConnectionIo::request_read(worker.buf);
     fuse_session_process_buf(se_, &worker.buf);
   }
   sem_post(&ended_);
 }
 
+void FuseWorkers::pause() {
+  paused_ = true;
+  sem_post(&ended_);
+}
+
 int FuseWorkers::run(const std::function<void()>& ended) {
+  paused_ = false;
+  error_ = 0;
   // Stop signals go to the calling thread, whose wait below they end; never to a worker.
   sigset_t blocked;
   sigset_t old;
@@ -83,13 +92,16 @@ int FuseWorkers::run(const std::function<void()>& ended) {
   // Until the session ends: a worker saw the connection end (or failed), or a stop signal's
   // handler exited the session (sem_timedwait returns EINTR then; the timeout covers a signal
   // that came between the check and the wait).
-  while (fuse_session_exited(se_) == 0) {
+  while (fuse_session_exited(se_) == 0 && !paused_) {
     timespec deadline{};
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += 1;
     sem_timedwait(&ended_, &deadline);
   }
-  if (ended) ended();
+  if (fuse_session_exited(se_) != 0) {
+    paused_ = false;  // ending wins over a pause asked at the same time
+    if (ended) ended();
+  }
   for (auto& worker : workers_)
     pthread_cancel(worker->thread);
   for (auto& worker : workers_) {

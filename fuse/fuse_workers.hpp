@@ -8,6 +8,7 @@
 //
 //   FuseWorkers workers(se, 16);
 //   int rc = workers.run([] { /* the session has ended */ });   // 0, or -errno
+//   if (workers.paused()) { /* pause() was called: nothing is read until run() again */ }
 //
 // Stop signals (StopSignals) reach only the thread in run(): the workers block them, as libfuse's
 // do. A worker waiting for a request is cancelled (pthread_cancel, enabled only while it waits,
@@ -36,8 +37,14 @@ class FuseWorkers {
 
   /// Serves until the session ends, then calls `ended` and stops the workers; returns 0 when
   /// the kernel ended the connection or the session was exited, -errno when a read failed
-  /// otherwise (the first worker's). Call once.
+  /// otherwise (the first worker's). Also returns 0, without calling `ended`, once pause() was
+  /// called: every request read has been answered (or is kept by the lock manager), the rest
+  /// wait in the kernel. Call again to go on serving.
   int run(const std::function<void()>& ended = {});
+  /// Makes run() stop the workers and return (from any thread but a worker).
+  void pause();
+  /// Whether the last run() returned because of pause().
+  bool paused() const { return paused_.load(); }
 
  private:
   struct Worker;
@@ -49,6 +56,7 @@ class FuseWorkers {
   std::vector<std::unique_ptr<Worker>> workers_;
   sem_t ended_;  ///< posted by each worker that stops by itself
   std::atomic<int> error_{0};
+  std::atomic<bool> paused_{false};
 };
 
 }  // namespace pbs::fs

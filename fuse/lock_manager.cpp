@@ -14,7 +14,17 @@
 
 namespace pbs::fs {
 
+namespace {
+// Waiters alive: requests taken by the manager and not answered yet (one manager per process).
+std::atomic<std::size_t> g_waiters_alive{0};
+}  // namespace
+
 struct LockManager::Waiter {
+  Waiter() { ++g_waiters_alive; }
+  ~Waiter() { --g_waiters_alive; }
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+
   LockManager* manager = nullptr;  ///< for the interrupt callback
   LockQueue::WaiterId id = 0;
   Request req;
@@ -538,6 +548,27 @@ std::size_t LockManager::waiter_count(const std::string& lock_file) const {
 std::size_t LockManager::total_waiters() const {
   MutexLock lock(registry_mutex_);
   return waiter_total_;
+}
+
+std::size_t LockManager::requests_in_hand() const {
+  return g_waiters_alive.load();
+}
+
+std::uint64_t LockManager::next_fh() const {
+  MutexLock lock(registry_mutex_);
+  return next_fh_;
+}
+
+void LockManager::adopt(std::vector<std::shared_ptr<OpenHandle>> handles, std::uint64_t next_fh) {
+  for (auto& handle : handles) {
+    if (handle->holds()) changed(*handle);  // in the history from now, and `ls -l` fresh
+    MutexLock lock(registry_mutex_);
+    by_fh_[handle->fh] = handle;
+    handles_[handle->lock_file].push_back(std::move(handle));
+    ++handle_count_;
+  }
+  MutexLock lock(registry_mutex_);
+  next_fh_ = std::max(next_fh_, next_fh);
 }
 
 std::size_t LockManager::total_handles() const {

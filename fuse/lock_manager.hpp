@@ -92,7 +92,15 @@ class LockManager : public MountLocks {
   std::shared_ptr<OpenHandle> handle_of(std::uint64_t fh) const;
   /// Every open handle.
   std::vector<std::shared_ptr<OpenHandle>> all_handles() const;
+  /// The file handle the next open gets.
+  std::uint64_t next_fh() const;
+  /// Registers handles another program image of the daemon opened (their locks held, their file
+  /// handles the kernel's), and the file handle the next open gets. Before start().
+  void adopt(std::vector<std::shared_ptr<OpenHandle>> handles, std::uint64_t next_fh);
   std::size_t total_waiters() const;
+  /// Requests the manager has taken and not answered yet: waiting, interrupted, or granted with
+  /// the answer on its way.
+  std::size_t requests_in_hand() const;
   std::size_t total_handles() const;
   /// Re-checks and deadlines scheduled: at most one per lock file with waiters.
   std::size_t pending_timers() const;

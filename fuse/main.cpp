@@ -1,5 +1,6 @@
 // pbs-lockfs: the life of a mount. Parse options, open the lock root and the datastores, mount
 // (as root), fork into a root monitor and the daemon, drop to `backup`, serve, stop.
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include <cstring>
 
 #include "attribute_invalidator.hpp"
+#include "connection_io.hpp"
 #include "filesystem.hpp"
 #include "fuse_workers.hpp"
 #include "inode_trimmer.hpp"
@@ -25,7 +27,9 @@
 #include "operation_barrier.hpp"
 #include "ops.hpp"
 #include "privileges.hpp"
-#include "reload_signal.hpp"
+#include "program_state.hpp"
+#include "program_switch.hpp"
+#include "signal_thread.hpp"
 #include "stop_signals.hpp"
 #include "teardown_watchdog.hpp"
 
@@ -52,12 +56,80 @@ sigset_t stop_signals() {
   return set;
 }
 
-// SIGUSR1 (reload) stays blocked in every thread of the daemon; ReloadSignal waits for it.
+// SIGUSR1 (reload) and SIGUSR2 (upgrade) stay blocked in every thread of the daemon; a
+// SignalThread waits for each.
 sigset_t reload_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGUSR2);
   return set;
+}
+
+/// A libfuse session with our operations and `options`' libfuse options (the same in a resumed
+/// image, or it would answer FUSE_INIT differently); nullptr when libfuse refuses.
+fuse_session* new_session(const Options& options, Filesystem* fs) {
+  std::string list = "allow_other,fsname=pbs-lockfs,subtype=pbs-lockfs";
+  for (const auto& o : options.fuse_options)
+    list += "," + o;
+  std::vector<const char*> args{"pbs-lockfs", "-o", list.c_str()};
+  fuse_args fuse_argv =
+      FUSE_ARGS_INIT(static_cast<int>(args.size()), const_cast<char**>(args.data()));
+  fuse_lowlevel_ops ops = filesystem_operations();
+  fuse_session* se = fuse_session_new(&fuse_argv, &ops, sizeof ops, fs);
+  fuse_opt_free_args(&fuse_argv);
+  return se;
+}
+
+/// The whole content of descriptor `fd` (the state handed over), which is then closed.
+Result<std::string> read_state(int fd) {
+  UniqueFd file(fd);
+  std::string data;
+  char chunk[65536];
+  for (;;) {
+    // From the start whatever the offset: the pre-flight child shares the description.
+    ssize_t n = pread(file.get(), chunk, sizeof chunk, static_cast<off_t>(data.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return sys_error("read", "the state handed over");
+    if (n == 0) return data;
+    data.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+/// Replays the saved FUSE_INIT into `se` (hooks installed) and checks the answer is the one the
+/// kernel got from the earlier image.
+Result<void> replay_init(fuse_session* se, const ProgramState& state) {
+  auto answer = ConnectionIo::replay_init(se, state.init_request);
+  if (!answer) return answer.error();
+  if (*answer != state.init_reply) {
+    return Error{EPROTO, "this program answers FUSE_INIT differently from " + state.version +
+                             " (libfuse or the capabilities asked for changed): it needs a "
+                             "restart, not an upgrade in place"};
+  }
+  return {};
+}
+
+/// --check-resume: whether this program could take over the state in `fd` (exit 0), or why
+/// not (a line on stderr, exit 1). Touches nothing: no connection, no lock.
+int check_resume(const Options& options) {
+  auto data = read_state(*options.check_resume_fd);
+  if (!data) return fail("cannot resume: " + data.error().message);
+  auto state = ProgramState::decode(*data);
+  if (!state) return fail("cannot resume: " + state.error().message);
+  fuse_session* se = new_session(options, nullptr);
+  if (se == nullptr) return fail("cannot resume: cannot create a FUSE session");
+  int scratch = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (auto ok = ConnectionIo::install(se, scratch); !ok) {
+    close(scratch);
+    fuse_session_destroy(se);
+    return fail("cannot resume: " + ok.error().message);
+  }
+  auto ok = replay_init(se, *state);
+  fuse_session_destroy(se);
+  if (!ok) return fail("cannot resume: " + ok.error().message);
+  std::printf("can resume the state of pbs-lockfs %s: %zu handle(s), %zu node(s)\n",
+              state->version.c_str(), state->handles.size(), state->inodes.entries.size());
+  return 0;
 }
 
 // Whether the mount of connection `device` ("major:minor") is still in the mount table.
@@ -68,12 +140,22 @@ bool still_mounted(const std::string& device) {
   return false;
 }
 
+/// How the daemon came to serve: mounted by this image, or taken over from an earlier one.
+struct Start {
+  bool resumed = false;
+  std::uint64_t upgrade_attempts = 0;  ///< program switches asked so far
+  ProgramSwitch program;               ///< what an upgrade runs
+};
+
 int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& mounted,
-          LockChangeListener& invalidator) {
+          LockChangeListener& invalidator, Start& start) {
   // Few malloc arenas: every worker thread would otherwise keep its own, and memory freed by the
   // inode trimmer would stay scattered over them.
   mallopt(M_ARENA_MAX, 2);  // NOLINT(concurrency-mt-unsafe): before the first thread starts
-  if (auto ok = drop_privileges(fs.options.user); !ok) return fail(ok.error().message);
+  // A resumed image runs as the user the first one dropped to.
+  if (!start.resumed) {
+    if (auto ok = drop_privileges(fs.options.user); !ok) return fail(ok.error().message);
+  }
   if (auto ok = fs.lock_manager->start(); !ok) return fail(ok.error().message);
   // The watcher of the whole lock root: direct holders seen live, and in the history.
   LockTreeMonitor monitor(fs, *fs.events, invalidator);
@@ -90,21 +172,34 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
   MountHoldersService holders(fs);
   if (auto ok = holders.start(); !ok) return fail("holders service: " + ok.error().message);
   StopSignals stop_handlers(se);
-  ReloadSignal reload([&fs] { fs.stores->reload(); });
+  SignalThread reload(SIGUSR1, [&fs] { fs.stores->reload(); });
   InodeTrimmer trimmer(se, fs.inodes, fs.options.max_inodes);
   sigset_t signals = stop_signals();
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
-  spdlog::info("serving {} as {} (lock root {})", fs.options.mountpoint, fs.options.user,
-               fs.lock_root->path());
+  spdlog::info("serving {} as {} (lock root {}){}", fs.options.mountpoint, fs.options.user,
+               fs.lock_root->path(), start.resumed ? ", taken over from the previous program" : "");
   // All workers from the start, and they stay: under bursts of many clients, starting and ending
   // threads cost more than the requests (measured in tests/bench/README.md, throughput rows).
   FuseWorkers workers(se, fs.options.max_threads);
+  // `pbs-lockctl upgrade`: the workers pause, and the program is replaced (or not, and they go
+  // on serving).
+  SignalThread upgrade(SIGUSR2, [&workers] { workers.pause(); });
   // Once the session has ended, the rest must take seconds at most (teardown_watchdog.hpp).
   TeardownWatchdog watchdog(kTeardownLimit);
-  int rc = workers.run([&watchdog] {
-    if (auto ok = watchdog.start(); !ok)
-      spdlog::warn("no teardown watchdog: {}", ok.error().message);
-  });
+  int rc = 0;
+  for (;;) {
+    rc = workers.run([&watchdog] {
+      if (auto ok = watchdog.start(); !ok)
+        spdlog::warn("no teardown watchdog: {}", ok.error().message);
+    });
+    if (!workers.paused()) break;
+    const std::uint64_t attempt = ++start.upgrade_attempts;
+    spdlog::info("upgrade asked: pausing to hand the mount over to {}", start.program.path());
+    Error why = start.program.replace(fs, fuse_session_fd(se), attempt);
+    // Still here: nothing was handed over.
+    spdlog::error("upgrade refused, serving on with this program: {}", why.message);
+    fs.program.refused(attempt, why.message);
+  }
   if (int signal = StopSignals::received(); signal != 0) {
     spdlog::info("signal {}: ending now, which releases every lock still held", signal);
   }
@@ -141,6 +236,42 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
   return 1;
 }
 
+/// --resume: this process ran an earlier program image, which handed its state over in
+/// options.resume_fd: take over its connection and everything open, and serve. A failure here
+/// ends the daemon (its locks with it): the pre-flight check ran this same code on this state.
+int resume(Filesystem& fs, LockChangeListener& invalidator, Start& how) {
+  auto data = read_state(*fs.options.resume_fd);
+  if (!data) return fail("cannot resume: " + data.error().message);
+  auto state = ProgramState::decode(*data);
+  if (!state) return fail("cannot resume: " + state.error().message);
+  sigset_t signals = stop_signals();
+  sigset_t reload = reload_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  pthread_sigmask(SIG_BLOCK, &reload, nullptr);
+  fuse_session* se = new_session(fs.options, &fs);
+  if (se == nullptr) return fail("cannot resume: cannot create the FUSE session");
+  fs.session = se;
+  auto done = [&](int code) {
+    fuse_session_destroy(se);
+    return code;
+  };
+  if (auto ok = ConnectionIo::install(se, state->connection_fd); !ok)
+    return done(fail("cannot resume: " + ok.error().message));
+  if (auto ok = replay_init(se, *state); !ok) return done(fail("cannot resume: " + ok.error().message));
+  how.resumed = true;
+  how.upgrade_attempts = state->upgrades;
+  const std::string from = state->version;
+  const std::size_t handles = state->handles.size();
+  if (auto ok = install_state(fs, std::move(state.value())); !ok)
+    return done(fail("cannot resume: " + ok.error().message));
+  fs.program.resumed(how.upgrade_attempts, from);
+  std::optional<MountIdentity> mounted = mount_identity(fs.options.mountpoint);
+  spdlog::info("took over {} from pbs-lockfs {}: {} open handle(s), their locks held throughout",
+               fs.options.mountpoint, from, handles);
+  if (!fs.options.foreground) log_to_syslog();
+  return done(serve(fs, se, mounted, invalidator, how));
+}
+
 /// main() without the last-resort catch.
 int start(int argc, char** argv) {
   auto options = parse_options(argc, argv);
@@ -154,6 +285,16 @@ int start(int argc, char** argv) {
     std::fprintf(stderr, "pbs-lockfs: %s\n", logging.error().message.c_str());
     return 2;
   }
+  if (options->check_resume_fd) return check_resume(*options);
+  // What an upgrade runs: this program's file, with this command line (the hand-over's own
+  // arguments left out).
+  std::vector<std::string> arguments;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (!arg.starts_with("--resume=") && !arg.starts_with("--check-resume="))
+      arguments.emplace_back(arg);
+  }
+  Start how{false, 0, ProgramSwitch(ProgramSwitch::running_program(), std::move(arguments))};
 
   Filesystem fs;
   AttributeInvalidator invalidator(fs.inodes, fs.session);
@@ -201,20 +342,14 @@ int start(int argc, char** argv) {
   fs.contention = std::make_unique<ContentionNotifier>(*fs.lock_manager);
   fs.events->on_contention(*fs.contention);
   fs.tree = std::make_unique<MountTree>(*fs.stores, *fs.lock_root, *fs.lock_manager);
+  fs.program.started(how.program.path());
+  if (fs.options.resume_fd) return resume(fs, invalidator, how);
 
-  std::string mount_options = "allow_other,fsname=pbs-lockfs,subtype=pbs-lockfs";
-  for (const auto& o : fs.options.fuse_options)
-    mount_options += "," + o;
-  std::vector<const char*> args{argv[0], "-o", mount_options.c_str()};
-  fuse_args fuse_argv =
-      FUSE_ARGS_INIT(static_cast<int>(args.size()), const_cast<char**>(args.data()));
   sigset_t signals = stop_signals();
   sigset_t reload = reload_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   pthread_sigmask(SIG_BLOCK, &reload, nullptr);
-  fuse_lowlevel_ops ops = filesystem_operations();
-  fuse_session* se = fuse_session_new(&fuse_argv, &ops, sizeof ops, &fs);
-  fuse_opt_free_args(&fuse_argv);
+  fuse_session* se = new_session(fs.options, &fs);
   if (se == nullptr) return fail("cannot create the FUSE session");
   fs.session = se;
   // One pbs-lockfs per mountpoint: a second one stacked on top would hide the first, whose
@@ -229,6 +364,13 @@ int start(int argc, char** argv) {
   if (fuse_session_mount(se, fs.options.mountpoint.c_str()) != 0) {
     fuse_session_destroy(se);
     return fail("cannot mount " + fs.options.mountpoint);
+  }
+  // The connection's reads and writes through our hooks: they keep the FUSE_INIT exchange that
+  // an upgrade hands over.
+  if (auto ok = ConnectionIo::install(se, fuse_session_fd(se)); !ok) {
+    fuse_session_unmount(se);
+    fuse_session_destroy(se);
+    return fail(ok.error().message);
   }
   std::optional<MountIdentity> mounted = mount_identity(fs.options.mountpoint);
   if (!mounted) spdlog::warn("cannot identify the new mount at {}", fs.options.mountpoint);
@@ -260,7 +402,7 @@ int start(int argc, char** argv) {
     }
     return monitor_daemon(daemon, settings);
   }
-  int code = serve(fs, se, mounted, invalidator);
+  int code = serve(fs, se, mounted, invalidator, how);
   fuse_session_destroy(se);
   return code;
 }

@@ -6,8 +6,11 @@
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "caller.hpp"
 #include "node.hpp"
@@ -31,6 +34,14 @@ void op_setattr(Request& req, fuse_ino_t ino, struct stat* attr, int to_set, fus
 void op_opendir(Request& req, fuse_ino_t ino, fuse_file_info* fi);
 /// Frees the directory handles still open when the session ends (no RELEASEDIR will come).
 void release_open_directories();
+/// The open directories' listings, for the next program image (program_state.hpp).
+struct SavedDirectories {
+  std::vector<std::pair<std::uint64_t, std::vector<std::pair<std::string, Node>>>> open;
+  std::uint64_t next = 1;  ///< the next directory handle
+};
+SavedDirectories save_open_directories();
+/// Takes over what save_open_directories() returned in the previous image.
+void restore_open_directories(SavedDirectories saved);
 void op_readdir(Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi);
 void op_readdirplus(Request& req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi);
 void op_releasedir(Request& req, fuse_ino_t ino, fuse_file_info* fi);

@@ -60,6 +60,22 @@ void release_open_directories() {
   g_open_directories.clear();
 }
 
+SavedDirectories save_open_directories() {
+  SavedDirectories saved;
+  MutexLock lock(g_open_directories_mutex);
+  for (const auto& [fh, handle] : g_open_directories)
+    saved.open.emplace_back(fh, handle->entries);
+  saved.next = g_next_directory;
+  return saved;
+}
+
+void restore_open_directories(SavedDirectories saved) {
+  MutexLock lock(g_open_directories_mutex);
+  for (auto& [fh, entries] : saved.open)
+    g_open_directories[fh] = std::make_shared<const DirHandle>(DirHandle{std::move(entries)});
+  g_next_directory = std::max(g_next_directory, saved.next);
+}
+
 std::optional<Node> node_of(const Request& req, fuse_ino_t ino) {
   return Filesystem::of(req).inodes.find(ino);
 }

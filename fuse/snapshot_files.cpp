@@ -1,6 +1,8 @@
 // The open events and metrics files' texts; see snapshot_files.hpp.
 #include "snapshot_files.hpp"
 
+#include <algorithm>
+
 namespace pbs::fs {
 
 std::uint64_t SnapshotFiles::add(std::string text) {
@@ -29,6 +31,22 @@ void SnapshotFiles::release(std::uint64_t fh) {
 std::size_t SnapshotFiles::open() const {
   MutexLock lock(mutex_);
   return texts_.size();
+}
+
+SnapshotFiles::Saved SnapshotFiles::save() const {
+  Saved saved;
+  MutexLock lock(mutex_);
+  for (const auto& [fh, text] : texts_)
+    saved.texts.emplace_back(fh, *text);
+  saved.next = next_;
+  return saved;
+}
+
+void SnapshotFiles::restore(Saved saved) {
+  MutexLock lock(mutex_);
+  for (auto& [fh, text] : saved.texts)
+    texts_[fh] = std::make_shared<const std::string>(std::move(text));
+  next_ = std::max(next_, saved.next);
 }
 
 }  // namespace pbs::fs

@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "mutex.hpp"
 
@@ -21,6 +23,15 @@ class SnapshotFiles {
   std::shared_ptr<const std::string> get(std::uint64_t fh) const;
   void release(std::uint64_t fh);
   std::size_t open() const;
+
+  /// The open texts by handle and the next handle, for the next program image.
+  struct Saved {
+    std::vector<std::pair<std::uint64_t, std::string>> texts;
+    std::uint64_t next = 1;
+  };
+  Saved save() const;
+  /// Takes over what save() returned in the previous image.
+  void restore(Saved saved);
 
  private:
   mutable Mutex mutex_;

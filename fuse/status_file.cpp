@@ -1,5 +1,7 @@
 // What a read of an open node returns: the status file's counters at the mount root, or a lock
 // node's status text (from the tree model).
+#include <unistd.h>
+
 #include <sstream>
 
 #include "filesystem.hpp"
@@ -14,6 +16,8 @@ std::string open_node_text(Filesystem& fs, const Node& node) {
   if (node.kind != NodeKind::kStatusFile) return node_status_text(fs, node);
   std::ostringstream out;
   out << "pbs-lockfs " << PBS_LOCKFS_VERSION << "\n"
+      << "pid: " << getpid() << "\n"
+      << fs.program.status_lines()
       << "lock root: " << fs.lock_root->path() << "\n"
       << "open handles: " << fs.lock_manager->total_handles() << "\n"
       << "waiting: " << fs.lock_manager->total_waiters() << "\n"

@@ -48,6 +48,12 @@ struct OpenHandle {
     since = std::chrono::system_clock::now();
     holding = holding_of(lock.mode());
   }
+  /// Installs a lock another program image of the daemon took at `taken`.
+  void adopt(Lock taken, std::chrono::system_clock::time_point taken_at) PBS_REQUIRES(mutex) {
+    lock = std::move(taken);
+    since = taken_at;
+    holding = holding_of(lock.mode());
+  }
   /// Converts the held lock (flock(2) on one file description); a failed conversion has let go,
   /// as with flock(2).
   Result<void> convert(LockMode mode) PBS_REQUIRES(mutex) {

@@ -171,6 +171,14 @@ Result<Options> parse_options(int argc, const char* const* argv) {
       if (auto ok = apply_mount_option(options, "store=" + std::string(arg.substr(8))); !ok) {
         return ok.error();
       }
+    } else if (arg.starts_with("--resume=") || arg.starts_with("--check-resume=")) {
+      const bool check = arg.starts_with("--check-resume=");
+      int fd = -1;
+      const std::string_view value = arg.substr(arg.find('=') + 1);
+      auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), fd);
+      if (error != std::errc() || end != value.data() + value.size() || fd < 0)
+        return bad("--resume and --check-resume take a descriptor number");
+      (check ? options.check_resume_fd : options.resume_fd) = fd;
     } else if (arg.starts_with("-")) {
       return bad("unknown option '" + std::string(arg) + "' (try --help)");
     } else {

@@ -36,6 +36,12 @@ struct Options {
   std::size_t history_events = 65536;  ///< lock events remembered (LockHistory's capacity)
   unsigned max_threads = 16;
   std::vector<std::string> fuse_options;  ///< mount options passed on to libfuse
+  /// --resume=FD: this program replaces an earlier image of the daemon (program_switch.hpp)
+  /// whose state is in descriptor FD; nothing is mounted, the connection is taken over.
+  std::optional<int> resume_fd;
+  /// --check-resume=FD: only check that the state in FD could be resumed (exit 0) or say why
+  /// not (exit 1); run by the daemon before it switches programs.
+  std::optional<int> check_resume_fd;
 };
 
 /// Parses argv. Errors are one line, for "pbs-lockfs: <message>" and exit code 2.

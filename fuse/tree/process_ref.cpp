@@ -112,6 +112,18 @@ SharedPidfds& shared_pidfds() {
 
 }  // namespace
 
+ProcessRef ProcessRef::adopt(pid_t pid, UniqueFd pidfd) {
+  ProcessRef ref;
+  ref.pid_ = pid;
+  if (!pidfd) return ref;
+  if (auto known = shared_pidfds().find(pid)) {
+    ref.pidfd_ = std::move(known);  // the same process: its other handles' descriptor
+  } else {
+    ref.pidfd_ = shared_pidfds().add(pid, std::move(pidfd));
+  }
+  return ref;
+}
+
 ProcessRef ProcessRef::of_thread(pid_t tid) {
   ProcessRef ref;
   if (tid <= 0) return ref;

@@ -26,6 +26,12 @@ class ProcessRef {
   ProcessRef() = default;
   /// The process of thread `tid` (the caller of a FUSE request), pinned by a pidfd.
   static ProcessRef of_thread(pid_t tid);
+  /// Process `pid` pinned by `pidfd`, a descriptor another program image of the daemon handed
+  /// over (shared with the handles of the same process, as of_thread does).
+  static ProcessRef adopt(pid_t pid, UniqueFd pidfd);
+
+  /// The pinning descriptor, or -1 (none).
+  int pidfd() const { return pidfd_ ? pidfd_->get() : -1; }
 
   pid_t pid() const { return pid_; }
   /// True while the process has not exited. Without a pidfd (another pid namespace, or the

@@ -1,0 +1,124 @@
+// The connection's custom IO; see connection_io.hpp.
+#include "connection_io.hpp"
+
+#include <linux/fuse.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <vector>
+
+#include "mutex.hpp"
+
+namespace pbs::fs {
+namespace {
+
+struct InitExchange {
+  Mutex mutex;
+  std::string request PBS_GUARDED_BY(mutex);
+  std::string reply PBS_GUARDED_BY(mutex);
+  std::uint64_t unique PBS_GUARDED_BY(mutex) = 0;
+  bool replaying PBS_GUARDED_BY(mutex) = false;
+  /// Until the answer to INIT is kept: every write is looked at (one load after that).
+  std::atomic<bool> watching{false};
+};
+
+InitExchange& exchange() {
+  static InitExchange state;
+  return state;
+}
+
+std::string joined(const iovec* iov, int count) {
+  std::string message;
+  for (int i = 0; i < count; ++i)
+    message.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+  return message;
+}
+
+// An answer to the INIT being watched: kept; during a replay, not sent. `sent`: its length.
+bool kept_init_answer(const iovec* iov, int count, ssize_t& sent) {
+  if (count < 1 || iov[0].iov_len < sizeof(fuse_out_header)) return false;
+  fuse_out_header header{};
+  std::memcpy(&header, iov[0].iov_base, sizeof header);
+  auto& state = exchange();
+  MutexLock lock(state.mutex);
+  if (header.unique != state.unique || state.unique == 0) return false;
+  state.reply = joined(iov, count);
+  state.watching = false;
+  sent = static_cast<ssize_t>(state.reply.size());
+  return state.replaying;
+}
+
+ssize_t write_message(int fd, iovec* iov, int count, void*) {
+  ssize_t sent = 0;
+  if (exchange().watching.load(std::memory_order_acquire) && kept_init_answer(iov, count, sent))
+    return sent;
+  return writev(fd, iov, count);
+}
+
+ssize_t read_message(int fd, void* buf, size_t size, void*) {
+  return read(fd, buf, size);
+}
+
+}  // namespace
+
+Result<void> ConnectionIo::install(fuse_session* se, int fd) {
+  static const fuse_custom_io io{write_message, read_message, nullptr, nullptr};
+  if (int error = fuse_session_custom_io(se, &io, fd); error != 0) {
+    return Error{-error, "cannot set the connection's IO hooks"};
+  }
+  return {};
+}
+
+void ConnectionIo::request_read(const fuse_buf& buf) {
+  if ((buf.flags & FUSE_BUF_IS_FD) != 0 || buf.size < sizeof(fuse_in_header)) return;
+  fuse_in_header header{};
+  std::memcpy(&header, buf.mem, sizeof header);
+  if (header.opcode != FUSE_INIT) return;
+  auto& state = exchange();
+  MutexLock lock(state.mutex);
+  state.request.assign(static_cast<const char*>(buf.mem), buf.size);
+  state.unique = header.unique;
+  state.watching = true;
+}
+
+std::string ConnectionIo::init_request() {
+  MutexLock lock(exchange().mutex);
+  return exchange().request;
+}
+
+std::string ConnectionIo::init_reply() {
+  MutexLock lock(exchange().mutex);
+  return exchange().reply;
+}
+
+Result<std::string> ConnectionIo::replay_init(fuse_session* se, const std::string& request) {
+  fuse_in_header header{};
+  if (request.size() < sizeof header) return Error{EINVAL, "the saved FUSE_INIT is too short"};
+  std::memcpy(&header, request.data(), sizeof header);
+  if (header.opcode != FUSE_INIT || header.len != request.size())
+    return Error{EINVAL, "the saved request is not a FUSE_INIT"};
+  auto& state = exchange();
+  {
+    MutexLock lock(state.mutex);
+    state.request = request;
+    state.reply.clear();
+    state.unique = header.unique;
+    state.replaying = true;
+    state.watching = true;
+  }
+  // libfuse reads requests from a buffer it owns; the same bytes, in memory of ours.
+  std::vector<char> bytes(request.begin(), request.end());
+  fuse_buf buf{};
+  buf.size = bytes.size();
+  buf.mem = bytes.data();
+  fuse_session_process_buf(se, &buf);
+  MutexLock lock(state.mutex);
+  state.replaying = false;
+  state.watching = false;
+  if (state.reply.empty()) return Error{EPROTO, "libfuse gave no answer to the saved FUSE_INIT"};
+  return state.reply;
+}
+
+}  // namespace pbs::fs

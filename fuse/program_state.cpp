@@ -1,0 +1,334 @@
+// The state handed from one program image to the next; see program_state.hpp.
+#include "program_state.hpp"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "connection_io.hpp"
+#include "filesystem.hpp"
+#include "state_codec.hpp"
+
+namespace pbs::fs {
+namespace {
+
+constexpr std::string_view kMagic = "pbs-lockfs-state";
+constexpr std::string_view kEnd = "end";
+
+// Descriptors and other values that may be -1 are written shifted by one.
+std::uint64_t maybe(int value) {
+  return static_cast<std::uint64_t>(static_cast<std::int64_t>(value) + 1);
+}
+int maybe_fd(StateReader& in, const char* what) {
+  const std::uint64_t value = in.number(what);
+  if (value > 1u << 30) in.fail(std::string("state: ") + what + " out of range");
+  return static_cast<int>(value) - 1;
+}
+
+template <typename Enum>
+Enum enumerated(StateReader& in, const char* what, Enum last) {
+  const std::uint64_t value = in.number(what);
+  if (value > static_cast<std::uint64_t>(last)) {
+    in.fail(std::string("state: ") + what + " " + std::to_string(value) + " is unknown");
+    return Enum{};
+  }
+  return static_cast<Enum>(value);
+}
+
+Namespace read_namespace(StateReader& in) {
+  auto ns = Namespace::parse(in.text("namespace"));
+  if (!ns) {
+    in.fail("state: namespace: " + ns.error().message);
+    return {};
+  }
+  return *ns;
+}
+
+void write_node(StateWriter& out, const Node& node) {
+  out.number(static_cast<std::uint64_t>(node.kind));
+  out.text(node.store);
+  out.text(node.ns.join('/'));
+  out.number(static_cast<std::uint64_t>(node.type));
+  out.text(node.id);
+  out.text(node.time);
+}
+
+Node read_node(StateReader& in) {
+  Node node;
+  node.kind = enumerated(in, "node kind", NodeKind::kMetricsFile);
+  node.store = in.text("node store");
+  node.ns = read_namespace(in);
+  node.type = enumerated(in, "node type", BackupType::kHost);
+  node.id = in.text("node id");
+  node.time = in.text("node time");
+  return node;
+}
+
+void write_object(StateWriter& out, const LockObject& object) {
+  out.number(static_cast<std::uint64_t>(object.kind));
+  out.text(object.store);
+  out.text(object.ns.join('/'));
+  out.text(to_string(object.group.type));
+  out.text(object.group.id);
+  out.text(object.time);
+}
+
+// Read back through LockObject::parse: every name checked as for a request.
+LockObject read_object(StateReader& in) {
+  const auto kind = enumerated(in, "lock kind", LockKind::kManifest);
+  const std::string store = in.text("lock store");
+  Namespace ns = read_namespace(in);
+  std::string path = in.text("lock type");
+  path += "/" + in.text("lock id");
+  const std::string time = in.text("lock time");
+  if (kind != LockKind::kGroup) path += "/" + time;
+  if (!in.ok()) return {};
+  auto object = LockObject::parse(store, std::move(ns), path, kind == LockKind::kManifest);
+  if (!object) {
+    in.fail("state: lock object " + path + ": " + object.error().message);
+    return {};
+  }
+  return *object;
+}
+
+}  // namespace
+
+std::string ProgramState::encode() const {
+  StateWriter out;
+  out.text(kMagic);
+  out.number(kFormat);
+  out.text(version);
+  out.number(maybe(connection_fd));
+  out.text(init_request);
+  out.text(init_reply);
+  out.number(inodes.entries.size());
+  for (const auto& entry : inodes.entries) {
+    out.number(entry.ino);
+    out.number(entry.parent);
+    out.number(entry.lookups);
+    write_node(out, entry.node);
+  }
+  out.number(inodes.next);
+  out.number(handles.size());
+  for (const auto& h : handles) {
+    out.number(h.fh);
+    write_object(out, h.request.object);
+    out.number(static_cast<std::uint64_t>(h.request.mode));
+    out.text(h.request.datastore_path);
+    out.number(h.request.create ? 1 : 0);
+    out.number(static_cast<std::uint64_t>(h.opener));
+    out.number(maybe(h.opener_pidfd));
+    out.number(h.uid);
+    out.text(h.command);
+    out.number(maybe(h.lock_fd));
+    out.number(maybe(h.old_style_fd));
+    out.number(static_cast<std::uint64_t>(h.held));
+    out.number(static_cast<std::uint64_t>(h.since_ns));
+    out.text(h.reason);
+  }
+  out.number(next_fh);
+  out.number(directories.open.size());
+  for (const auto& [fh, entries] : directories.open) {
+    out.number(fh);
+    out.number(entries.size());
+    for (const auto& [name, node] : entries) {
+      out.text(name);
+      write_node(out, node);
+    }
+  }
+  out.number(directories.next);
+  out.number(texts.texts.size());
+  for (const auto& [fh, text] : texts.texts) {
+    out.number(fh);
+    out.text(text);
+  }
+  out.number(texts.next);
+  out.number(upgrades);
+  out.text(kEnd);
+  return out.data();
+}
+
+Result<ProgramState> ProgramState::decode(std::string_view data) {
+  StateReader in(data);
+  ProgramState state;
+  if (in.text("magic") != kMagic) return Error{EINVAL, "not a pbs-lockfs state"};
+  if (const auto format = in.number("format"); in.ok() && format != kFormat) {
+    return Error{EPROTO, "state format " + std::to_string(format) + " (this program reads " +
+                             std::to_string(kFormat) + ")"};
+  }
+  state.version = in.text("version");
+  state.connection_fd = maybe_fd(in, "connection");
+  state.init_request = in.text("init request");
+  state.init_reply = in.text("init reply");
+  for (auto n = in.count("inodes"); in.ok() && n > 0; --n) {
+    InodeTable::Saved entry;
+    entry.ino = in.number("ino");
+    entry.parent = in.number("parent");
+    entry.lookups = in.number("lookups");
+    entry.node = read_node(in);
+    state.inodes.entries.push_back(std::move(entry));
+  }
+  state.inodes.next = in.number("next inode");
+  for (auto n = in.count("handles"); in.ok() && n > 0; --n) {
+    SavedHandle h;
+    h.fh = in.number("fh");
+    h.request.object = read_object(in);
+    h.request.mode = enumerated(in, "mode", LockMode::kExclusive);
+    h.request.datastore_path = in.text("datastore path");
+    h.request.create = in.number("create") != 0;
+    h.opener = static_cast<pid_t>(in.number("opener"));
+    h.opener_pidfd = maybe_fd(in, "opener pidfd");
+    h.uid = static_cast<uid_t>(in.number("uid"));
+    h.command = in.text("command");
+    h.lock_fd = maybe_fd(in, "lock fd");
+    h.old_style_fd = maybe_fd(in, "old-style lock fd");
+    h.held = enumerated(in, "held mode", LockMode::kExclusive);
+    h.since_ns = static_cast<std::int64_t>(in.number("since"));
+    h.reason = in.text("reason");
+    state.handles.push_back(std::move(h));
+  }
+  state.next_fh = in.number("next fh");
+  for (auto n = in.count("directories"); in.ok() && n > 0; --n) {
+    const std::uint64_t fh = in.number("directory fh");
+    std::vector<std::pair<std::string, Node>> entries;
+    for (auto m = in.count("directory entries"); in.ok() && m > 0; --m) {
+      std::string name = in.text("entry name");
+      entries.emplace_back(std::move(name), read_node(in));
+    }
+    state.directories.open.emplace_back(fh, std::move(entries));
+  }
+  state.directories.next = in.number("next directory");
+  for (auto n = in.count("texts"); in.ok() && n > 0; --n) {
+    const std::uint64_t fh = in.number("text fh");
+    state.texts.texts.emplace_back(fh, in.text("text"));
+  }
+  state.texts.next = in.number("next text");
+  state.upgrades = in.number("upgrades");
+  if (in.text("end") != kEnd || !in.at_end()) in.fail("state: does not end where it should");
+  if (!in.ok()) return Error{EINVAL, in.error()};
+  if (auto ok = check_state(state); !ok) return ok.error();
+  return state;
+}
+
+std::vector<int> ProgramState::descriptors() const {
+  std::vector<int> fds{connection_fd};
+  for (const auto& h : handles) {
+    for (int fd : {h.opener_pidfd, h.lock_fd, h.old_style_fd}) {
+      if (fd >= 0) fds.push_back(fd);
+    }
+  }
+  std::sort(fds.begin(), fds.end());
+  fds.erase(std::unique(fds.begin(), fds.end()), fds.end());
+  return fds;
+}
+
+Result<void> check_state(const ProgramState& state) {
+  if (state.connection_fd < 0) return Error{EINVAL, "state: no connection descriptor"};
+  if (state.init_request.empty() || state.init_reply.empty())
+    return Error{EINVAL, "state: no FUSE_INIT exchange"};
+  InodeTable scratch;
+  if (auto ok = scratch.restore(state.inodes); !ok) return ok.error();
+  std::set<std::uint64_t> fhs;
+  std::set<int> lock_fds;
+  for (const auto& h : state.handles) {
+    if (h.fh == 0 || h.fh >= state.next_fh || !fhs.insert(h.fh).second)
+      return Error{EINVAL, "state: file handle " + std::to_string(h.fh) + " twice or too large"};
+    for (int fd : {h.lock_fd, h.old_style_fd}) {
+      if (fd >= 0 && (fd == state.connection_fd || !lock_fds.insert(fd).second))
+        return Error{EINVAL, "state: lock descriptor " + std::to_string(fd) + " twice"};
+    }
+    if (h.lock_fd < 0 && h.old_style_fd >= 0)
+      return Error{EINVAL, "state: an old-style lock without its lock file"};
+  }
+  for (const auto& [fh, entries] : state.directories.open) {
+    if (fh == 0 || fh >= state.directories.next)
+      return Error{EINVAL, "state: directory handle " + std::to_string(fh) + " too large"};
+  }
+  for (const auto& [fh, text] : state.texts.texts) {
+    if (fh == 0 || fh >= state.texts.next)
+      return Error{EINVAL, "state: text handle " + std::to_string(fh) + " too large"};
+  }
+  return {};
+}
+
+Result<ProgramState> capture_state(Filesystem& fs, int connection_fd) {
+  ProgramState state;
+  state.version = PBS_LOCKFS_VERSION;
+  state.connection_fd = connection_fd;
+  state.init_request = ConnectionIo::init_request();
+  state.init_reply = ConnectionIo::init_reply();
+  if (state.init_request.empty() || state.init_reply.empty())
+    return Error{EAGAIN, "the FUSE_INIT exchange was not seen"};
+  if (const auto waiting = fs.lock_manager->requests_in_hand(); waiting > 0) {
+    return Error{EBUSY, std::to_string(waiting) +
+                            " request(s) wait for a lock or their answer: not carried over yet, "
+                            "try again when none waits"};
+  }
+  state.inodes = fs.inodes.save();
+  for (const auto& handle : fs.lock_manager->all_handles()) {
+    SavedHandle h;
+    h.fh = handle->fh;
+    h.request = handle->request;
+    h.opener = handle->opener.pid();
+    h.opener_pidfd = handle->opener.pidfd();
+    h.uid = handle->uid;
+    MutexLock hold(handle->mutex);
+    h.command = handle->command;
+    if (handle->lock.held()) {
+      h.lock_fd = handle->lock.file_fd();
+      h.old_style_fd = handle->lock.old_style_fd();
+      h.held = handle->lock.mode();
+    }
+    h.since_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     handle->since.time_since_epoch())
+                     .count();
+    h.reason = handle->reason;
+    state.handles.push_back(std::move(h));
+  }
+  state.next_fh = fs.lock_manager->next_fh();
+  state.directories = save_open_directories();
+  state.texts = fs.snapshots.save();
+  return state;
+}
+
+Result<void> install_state(Filesystem& fs, ProgramState state) {
+  if (auto ok = check_state(state); !ok) return ok.error();
+  if (auto ok = fs.inodes.restore(state.inodes); !ok) return ok.error();
+  std::map<int, ProcessRef> openers;  // one per descriptor: handles of a process share it
+  std::vector<std::shared_ptr<OpenHandle>> handles;
+  for (auto& h : state.handles) {
+    auto handle = std::make_shared<OpenHandle>();
+    handle->fh = h.fh;
+    handle->request = std::move(h.request);
+    handle->lock_file = handle->request.object.lock_path().relative();
+    if (h.opener_pidfd >= 0) {
+      auto [found, added] = openers.try_emplace(h.opener_pidfd);
+      if (added) found->second = ProcessRef::adopt(h.opener, UniqueFd(h.opener_pidfd));
+      handle->opener = found->second;
+    } else {
+      handle->opener = ProcessRef::adopt(h.opener, UniqueFd());
+    }
+    handle->uid = h.uid;
+    MutexLock hold(handle->mutex);
+    handle->command = std::move(h.command);
+    handle->reason = std::move(h.reason);
+    const auto since =
+        std::chrono::system_clock::time_point(std::chrono::nanoseconds(h.since_ns));
+    handle->since = since;
+    if (h.lock_fd >= 0) {
+      auto lock = Lock::adopt(*fs.lock_root, handle->request.object.lock_path(),
+                              UniqueFd(h.lock_fd), UniqueFd(h.old_style_fd), h.held);
+      if (!lock) return lock.error();
+      handle->adopt(std::move(lock.value()), since);
+    }
+    handles.push_back(std::move(handle));
+  }
+  fs.lock_manager->adopt(std::move(handles), state.next_fh);
+  restore_open_directories(std::move(state.directories));
+  fs.snapshots.restore(std::move(state.texts));
+  return {};
+}
+
+}  // namespace pbs::fs
