@@ -18,11 +18,24 @@ namespace pbs::fs {
 struct FuseWorkers::Worker {
   FuseWorkers* owner = nullptr;
   pthread_t thread{};
+  std::atomic<bool> stopped{false};  ///< left its loop by itself
   fuse_buf buf{};  ///< the worker's request buffer: allocated by libfuse, freed after the join
 };
 
+namespace {
+// The signal that wakes a worker from read(2) for a pause: its handler does nothing and is
+// installed without SA_RESTART, so the read fails with EINTR.
+const int kWakeSignal = SIGRTMIN;
+void wake_up(int) {}
+}  // namespace
+
 FuseWorkers::FuseWorkers(fuse_session* se, unsigned threads) : se_(se), threads_(threads) {
   sem_init(&ended_, 0, 0);
+  struct sigaction action {};
+  action.sa_handler = wake_up;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // no SA_RESTART
+  sigaction(kWakeSignal, &action, nullptr);
 }
 
 FuseWorkers::~FuseWorkers() {
@@ -43,11 +56,11 @@ PBS_CANCELLABLE void* FuseWorkers::work(void* self) {
 }
 
 PBS_CANCELLABLE void FuseWorkers::serve(Worker& worker) {
-  while (fuse_session_exited(se_) == 0) {
+  while (fuse_session_exited(se_) == 0 && !paused_.load()) {
     pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, nullptr);
     int res = fuse_session_receive_buf(se_, &worker.buf);
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, nullptr);
-    if (res == -EINTR || res == -EAGAIN) continue;
+    if (res == -EINTR || res == -EAGAIN) continue;  // a pause's wake-up, among others
     if (res <= 0) {
       // 0: the kernel ended the connection (libfuse has exited the session) or it was exited.
       int none = 0;
@@ -58,11 +71,12 @@ PBS_CANCELLABLE void FuseWorkers::serve(Worker& worker) {
     ConnectionIo::request_read(worker.buf);
     fuse_session_process_buf(se_, &worker.buf);
   }
+  worker.stopped = true;
   sem_post(&ended_);
 }
 
 void FuseWorkers::pause() {
-  paused_ = true;
+  paused_ = true;  // before the wake-ups: a woken worker must see it
   sem_post(&ended_);
 }
 
@@ -102,8 +116,27 @@ int FuseWorkers::run(const std::function<void()>& ended) {
     paused_ = false;  // ending wins over a pause asked at the same time
     if (ended) ended();
   }
-  for (auto& worker : workers_)
-    pthread_cancel(worker->thread);
+  if (paused_) {
+    // Not cancelled: a cancellation landing as read(2) returns loses the request read (glibc
+    // before 2.41 cancels asynchronously around the call), and its caller would wait forever.
+    // A signal instead ends only a read that has taken nothing; a worker that has a request
+    // answers it and then sees the pause. Sent until each has seen it (it may be on its way
+    // into the next read).
+    for (;;) {
+      bool all = true;
+      for (auto& worker : workers_) {
+        if (worker->stopped) continue;
+        all = false;
+        pthread_kill(worker->thread, kWakeSignal);
+      }
+      if (all) break;
+      timespec pause_step{0, 2'000'000};
+      nanosleep(&pause_step, nullptr);
+    }
+  }
+  for (auto& worker : workers_) {
+    if (!worker->stopped) pthread_cancel(worker->thread);
+  }
   for (auto& worker : workers_) {
     pthread_join(worker->thread, nullptr);
     std::free(worker->buf.mem);

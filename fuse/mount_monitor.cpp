@@ -42,7 +42,7 @@ int monitor_daemon(pid_t daemon, const MonitorSettings& settings) {
   // (the kernel would send a FUSE_INTERRUPT for a request already answered, which libfuse keeps).
   sigset_t signals;
   sigemptyset(&signals);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD})
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD})
     sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   const std::string& mountpoint = settings.mountpoint;
@@ -72,7 +72,11 @@ int monitor_daemon(pid_t daemon, const MonitorSettings& settings) {
       wait = std::min(wait, left);
     }
     int signal = wait_for_signal(signals, wait);
-    if (signal == SIGUSR1 || signal == SIGHUP) {
+    if (signal == SIGUSR2) {
+      // Upgrade in place (pbs-lockctl upgrade signals the daemon itself; this is for systemctl).
+      spdlog::info("upgrade (signal {}): the daemon replaces its program", signal);
+      kill(daemon, SIGUSR2);
+    } else if (signal == SIGUSR1 || signal == SIGHUP) {
       // Reload, as SIGHUP means to every other daemon an admin knows.
       spdlog::info("reload (signal {}): re-reading the datastore configuration", signal);
       kill(daemon, SIGUSR1);

@@ -18,5 +18,6 @@ int run_history(const std::vector<std::string>& args);
 int run_why(const std::vector<std::string>& args);
 int run_metrics(const std::vector<std::string>& args);
 int run_top(const std::vector<std::string>& args);
+int run_upgrade(const std::vector<std::string>& args);
 
 }  // namespace pbs::lockctl

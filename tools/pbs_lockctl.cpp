@@ -70,5 +70,6 @@ int main(int argc, char** argv) {
   if (command == "why") return pbs::lockctl::run_why(args);
   if (command == "metrics") return pbs::lockctl::run_metrics(args);
   if (command == "top") return pbs::lockctl::run_top(args);
+  if (command == "upgrade") return pbs::lockctl::run_upgrade(args);
   return pbs::lockctl::usage_error("unknown command '" + command + "' (try --help)");
 }

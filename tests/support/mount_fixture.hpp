@@ -21,6 +21,8 @@ class MountTest : public ::testing::Test {
   void TearDown() override;
   /// Options besides store=, lock_root= and old_locking_marker=.
   virtual std::vector<std::string> extra_options() const { return {}; }
+  /// The daemon's program file.
+  virtual std::string program() const { return PBS_LOCKFS_DAEMON; }
   /// A second daemon on the same datastore and lock root, at `dir_/<name>` (logging to
   /// `dir_/<name>.log`), with `options` added; `environment` and `before_exec` as for
   /// MountedDaemon. The test stops it (or its destructor does).

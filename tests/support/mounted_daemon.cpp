@@ -38,7 +38,7 @@ long status_value(pid_t pid, const std::string& field) {
 MountedDaemon::MountedDaemon(std::string mountpoint, std::vector<std::string> options,
                              std::string log_path, std::chrono::seconds watchdog,
                              std::vector<std::string> environment,
-                             std::function<void()> before_exec)
+                             std::function<void()> before_exec, std::string program)
     : mountpoint_(std::move(mountpoint)), log_path_(std::move(log_path)) {
   std::string joined;
   for (const auto& o : options)
@@ -52,7 +52,7 @@ MountedDaemon::MountedDaemon(std::string mountpoint, std::vector<std::string> op
     for (auto& variable : environment)
       putenv(variable.data());
     if (before_exec) before_exec();
-    execl(PBS_LOCKFS_DAEMON, "pbs-lockfs", "-f", "-d", "-o", joined.c_str(), mountpoint_.c_str(),
+    execl(program.c_str(), "pbs-lockfs", "-f", "-d", "-o", joined.c_str(), mountpoint_.c_str(),
           static_cast<char*>(nullptr));
     _exit(127);
   }

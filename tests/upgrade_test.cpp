@@ -1,0 +1,235 @@
+// Upgrade in place (`pbs-lockctl upgrade`): the daemon replaces its program under the live mount.
+// Every lock held through the mount stays held throughout (checked with flock(2) on the real lock
+// files from other processes), the status texts stay the same, requests made during the switch
+// all succeed, and a program that cannot take over is refused while the old one serves on.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <atomic>
+#include <climits>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "mount_fixture.hpp"
+#include "other_process.hpp"
+
+namespace pbs::test {
+namespace {
+
+std::string xattr(const std::string& path, const char* name) {
+  std::string value(65536, '\0');
+  ssize_t n = getxattr(path.c_str(), name, value.data(), value.size());
+  return n < 0 ? "errno " + std::to_string(errno) : value.substr(0, static_cast<std::size_t>(n));
+}
+
+std::string exe_of(pid_t pid) {
+  char target[PATH_MAX];
+  ssize_t n = readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), target, sizeof target);
+  return n < 0 ? std::string() : std::string(target, static_cast<std::size_t>(n));
+}
+
+/// Runs `pbs-lockctl upgrade --mount MNT`; its exit code, with what it printed in `output`.
+int lockctl_upgrade(const std::string& mount, std::string& output) {
+  std::string command = std::string(PBS_LOCKCTL) + " upgrade --timeout 60 --mount " + mount + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  char buffer[4096];
+  output.clear();
+  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe))
+    output.append(buffer, n);
+  int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/// Installs `source` at `path` as a package does: a new file renamed over the old one.
+void install_program(const std::string& source, const std::string& path) {
+  const std::string fresh = path + ".new";
+  std::filesystem::copy_file(source, fresh, std::filesystem::copy_options::overwrite_existing);
+  chmod(fresh.c_str(), 0755);
+  ASSERT_EQ(rename(fresh.c_str(), path.c_str()), 0);
+}
+
+std::string status_field(const std::string& mount, const std::string& name) {
+  std::ifstream in(mount + "/.pbs-lockfs");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name + ": ", 0) == 0) return line.substr(name.size() + 2);
+  }
+  return {};
+}
+
+/// The names a directory lists, read one small getdents64 at a time; `between` runs after the
+/// first read (the listing is then in progress).
+std::set<std::string> list_slowly(const std::string& dir, const std::function<void()>& between) {
+  std::set<std::string> names;
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  EXPECT_GE(fd, 0);
+  char buffer[80];  // one entry at a time
+  bool first = true;
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd, buffer, sizeof buffer);
+    EXPECT_GE(n, 0) << "errno " << errno;
+    if (n <= 0) break;
+    for (long at = 0; at < n;) {
+      auto* entry = reinterpret_cast<dirent64*>(buffer + at);
+      names.insert(entry->d_name);
+      at += entry->d_reclen;
+    }
+    if (first && between) between();
+    first = false;
+  }
+  close(fd);
+  return names;
+}
+
+class UpgradeTest : public MountTest {
+ protected:
+  void SetUp() override {
+    install_program(PBS_LOCKFS_DAEMON, program());
+    MountTest::SetUp();
+  }
+  /// A copy of the daemon, which the tests replace as a package upgrade would.
+  std::string program() const override { return dir_ / "pbs-lockfs"; }
+
+  /// Installs a new copy of the daemon and upgrades to it; EXPECTs success.
+  void upgrade() {
+    install_program(PBS_LOCKFS_DAEMON, program());
+    EXPECT_NE(exe_of(daemon_->daemon_pid()).find("(deleted)"), std::string::npos)
+        << "the file was not replaced";
+    std::string output;
+    EXPECT_EQ(lockctl_upgrade(mnt_, output), 0) << output << daemon_->log();
+    EXPECT_NE(output.find("upgraded in place"), std::string::npos) << output;
+  }
+};
+
+TEST_F(UpgradeTest, EveryHeldLockStaysHeldAndTheNewProgramServes) {
+  const std::string group = "ct/200";
+  NodeHolder shared(node(kSnap1), O_RDONLY);
+  HoldingChild with_reason([&] {
+    int fd = open(node(group + "/.lock").c_str(), O_WRONLY);
+    if (fd < 0) return errno;
+    return write(fd, "prune ct/200\n", 13) == 13 ? 0 : errno;
+  });
+  HoldingChild converted([&] {
+    int fd = open(node(kSnap2).c_str(), O_RDONLY);
+    if (fd < 0) return errno;
+    return flock(fd, LOCK_EX) == 0 ? 0 : errno;
+  });
+  ASSERT_EQ(with_reason.error(), 0);
+  ASSERT_EQ(converted.error(), 0);
+  const std::vector<std::string> nodes{node(kSnap1), node(group + "/.lock"), node(kSnap2)};
+  std::vector<std::string> before;
+  for (const auto& n : nodes)
+    before.push_back(xattr(n, "user.pbs.status"));
+  const pid_t daemon = daemon_->daemon_pid();
+  upgrade();
+
+  EXPECT_EQ(daemon_->daemon_pid(), daemon);
+  EXPECT_EQ(exe_of(daemon), program()) << "the serving process runs the new file";
+  struct stat running {}, installed {};
+  ASSERT_EQ(stat(("/proc/" + std::to_string(daemon) + "/exe").c_str(), &running), 0);
+  ASSERT_EQ(stat(program().c_str(), &installed), 0);
+  EXPECT_EQ(running.st_ino, installed.st_ino);
+  EXPECT_EQ(status_field(mnt_, "upgrade attempts"), "1");
+  EXPECT_EQ(status_field(mnt_, "last upgrade").rfind("done", 0), 0u);
+  // The real lock files: still held as before.
+  EXPECT_FALSE(other_process_can_flock(lock_file(kSnap1), LOCK_EX));
+  EXPECT_TRUE(other_process_can_flock(lock_file(kSnap1), LOCK_SH));
+  EXPECT_FALSE(other_process_can_flock(lock_file(group), LOCK_SH));
+  EXPECT_FALSE(other_process_can_flock(lock_file(kSnap2), LOCK_SH));
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    EXPECT_EQ(xattr(nodes[i], "user.pbs.status"), before[i]) << nodes[i];
+  EXPECT_EQ(xattr(node(group + "/.lock"), "user.pbs.reason"), "prune ct/200\n");
+  // Closing through the new program releases; new locks are taken as ever.
+  with_reason.release();
+  EXPECT_TRUE(eventually([&] { return other_process_can_flock(lock_file(group), LOCK_EX); }));
+  converted.release();
+  EXPECT_TRUE(eventually([&] { return other_process_can_flock(lock_file(kSnap2), LOCK_EX); }));
+  NodeHolder again(node(group + "/.lock"), O_WRONLY);
+  EXPECT_FALSE(other_process_can_flock(lock_file(group), LOCK_SH));
+}
+
+TEST_F(UpgradeTest, RequestsDuringTheSwitchAllSucceedAndAListingGoesOn) {
+  std::atomic<bool> stop{false};
+  std::atomic<long> done{0}, failed{0};
+  std::vector<std::thread> hammer;
+  for (int t = 0; t < 2; ++t) {
+    hammer.emplace_back([&, t] {
+      while (!stop) {
+        bool ok = true;
+        if (t == 0) {
+          struct stat st {};
+          ok = stat(node(kSnap1).c_str(), &st) == 0;
+        } else {
+          int fd = open(node(kSnap2).c_str(), O_RDONLY | O_NONBLOCK);
+          ok = fd >= 0;
+          if (fd >= 0) close(fd);
+        }
+        if (!ok) std::fprintf(stderr, "hammer %d: errno %d\n", t, errno);
+        (ok ? done : failed)++;
+      }
+    });
+  }
+  const auto everything = list_slowly(node("vm/100"), {});
+  const auto across = list_slowly(node("vm/100"), [&] { upgrade(); });
+  upgrade();
+  upgrade();
+  stop = true;
+  for (auto& t : hammer)
+    t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_GT(done.load(), 0);
+  EXPECT_EQ(across, everything);
+  EXPECT_EQ(status_field(mnt_, "upgrade attempts"), "3");
+}
+
+TEST_F(UpgradeTest, AProgramThatCannotTakeOverIsRefusedAndTheOldOneServesOn) {
+  NodeHolder held(node("vm/100/.lock"), O_WRONLY);
+  const pid_t daemon = daemon_->daemon_pid();
+  // A "new version" that refuses the state, as a program of another state format does.
+  const std::string fresh = program() + ".new";
+  {
+    std::ofstream script(fresh);
+    script << "#!/bin/sh\necho 'cannot resume: state format 1 (this program reads 2)' >&2\nexit 1\n";
+  }
+  chmod(fresh.c_str(), 0755);
+  ASSERT_EQ(rename(fresh.c_str(), program().c_str()), 0);
+  std::string output;
+  EXPECT_EQ(lockctl_upgrade(mnt_, output), 1) << output;
+  EXPECT_NE(output.find("state format 1 (this program reads 2)"), std::string::npos) << output;
+  EXPECT_EQ(status_field(mnt_, "last upgrade").rfind("refused", 0), 0u);
+  // Same process, same (old) program, same lock, and serving.
+  EXPECT_EQ(daemon_->daemon_pid(), daemon);
+  EXPECT_NE(exe_of(daemon).find("(deleted)"), std::string::npos);
+  EXPECT_FALSE(other_process_can_flock(lock_file("vm/100"), LOCK_SH));
+  EXPECT_EQ(child_open_errno(node(kSnap1), O_RDONLY | O_NONBLOCK), 0);
+  EXPECT_EQ(child_open_errno(node("vm/100/.lock"), O_RDONLY | O_NONBLOCK), EWOULDBLOCK);
+  // A good program later: the upgrade goes through, the lock still held.
+  upgrade();
+  EXPECT_FALSE(other_process_can_flock(lock_file("vm/100"), LOCK_SH));
+  held.release();
+  EXPECT_TRUE(eventually([&] { return other_process_can_flock(lock_file("vm/100"), LOCK_EX); }));
+}
+
+TEST_F(UpgradeTest, AWaitingOpenPutsTheUpgradeOffAndKeepsItsPlace) {
+  NodeHolder holder(node(kSnap1), O_WRONLY);
+  HoldingChild waiter([&] { return open(node(kSnap1).c_str(), O_RDONLY) >= 0 ? 0 : errno; },
+                      false);
+  ASSERT_TRUE(eventually([&] { return xattr(node(kSnap1), "user.pbs.waiters") == "1"; }));
+  std::string output;
+  EXPECT_EQ(lockctl_upgrade(mnt_, output), 1) << output;
+  EXPECT_NE(output.find("wait for a lock"), std::string::npos) << output;
+  EXPECT_EQ(waiter.result(200), -1) << "still waiting";
+  holder.release();
+  EXPECT_EQ(waiter.result(5000), 0);
+}
+
+}  // namespace
+}  // namespace pbs::test
