@@ -7,7 +7,8 @@
 #   - `systemctl reload` keeps it;
 #   - `systemctl stop` is polite: the mount is detached at once, the held lock stays held until
 #     its holder closes it, then the service ends;
-#   - installing the package again with a higher version keeps a held lock (no restart);
+#   - installing the package again with a higher version keeps a held lock (no restart), and the
+#     same daemon process runs the new program (postinst: pbs-lockctl upgrade);
 #   - `systemctl restart` mounts again; `systemctl kill` ends the daemon, the kernel frees its
 #     locks and systemd restarts it (Restart=on-failure);
 #   - the journal has the daemon's lines with their syslog priorities, and lock events as entries
@@ -180,12 +181,21 @@ for field in '"PBS_LOCK_VIA":"mount"' '"PBS_LOCK_STORE":"store1"' '"PBS_LOCK_MOD
   grep -q "$field" <<<"$entry" || fail "journalctl PBS_LOCK_OBJECT= has no $field: $entry"
 done
 
-step "installing the package again with a higher version keeps it"
+step "installing the package again with a higher version keeps it, and the daemon runs the new program"
+serving=$(inside sed -n 's/^pid: //p' /run/pbs-locks/.pbs-lockfs)
+[[ -n "$serving" ]] || fail "the status file names no daemon"
 inside dpkg -i /var/tmp/pbs-lockfs-upgrade.deb >"$root.upgrade.log" 2>&1 ||
   fail "upgrade: $(cat "$root.upgrade.log")"
 [[ $(inside dpkg-query -W -f='${Version}' pbs-lockfs) == *.1 ]] || fail "not upgraded"
 held || fail "the upgrade dropped the lock"
 [[ $(inside systemctl is-active pbs-lockfs) == active ]] || fail "not active after the upgrade"
+grep -q "upgraded in place" "$root.upgrade.log" || fail "the postinst did not upgrade: $(cat "$root.upgrade.log")"
+[[ $(inside sed -n 's/^pid: //p' /run/pbs-locks/.pbs-lockfs) == "$serving" ]] ||
+  fail "another process serves after the upgrade"
+exe=$(inside readlink "/proc/$serving/exe")
+[[ "$exe" == */sbin/pbs-lockfs ]] || fail "the daemon runs $exe, not the new program"
+inside grep -q '^last upgrade: done' /run/pbs-locks/.pbs-lockfs ||
+  fail "status: $(inside cat /run/pbs-locks/.pbs-lockfs)"
 
 step "systemctl stop is polite: detached at once, the lock stays until closed"
 inside systemctl stop --no-block pbs-lockfs
