@@ -38,6 +38,9 @@
 #define PBS_ACQUIRE(...) PBS_THREAD_ANNOTATION(acquire_capability(__VA_ARGS__))
 #define PBS_RELEASE(...) PBS_THREAD_ANNOTATION(release_capability(__VA_ARGS__))
 #define PBS_RETURN_CAPABILITY(x) PBS_THREAD_ANNOTATION(lock_returned(x))
+/// For the rare function that takes a mutex and returns holding it (or releases one it did not
+/// take), which the analysis cannot follow; say why beside it.
+#define PBS_NO_THREAD_SAFETY_ANALYSIS PBS_THREAD_ANNOTATION(no_thread_safety_analysis)
 
 namespace pbs {
 

@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "mutex.hpp"
@@ -28,6 +31,22 @@ InitExchange& exchange() {
   static InitExchange state;
   return state;
 }
+
+/// The connection's descriptor (for direct answers) and the interrupt callbacks of requests
+/// answered directly.
+struct DirectRequests {
+  Mutex mutex;
+  std::unordered_map<std::uint64_t, std::pair<fuse_interrupt_func_t, void*>> interruptible
+      PBS_GUARDED_BY(mutex);
+};
+
+DirectRequests& direct() {
+  static DirectRequests state;
+  return state;
+}
+
+std::atomic<int> g_connection{-1};
+thread_local std::uint64_t t_current_unique = 0;
 
 std::string joined(const iovec* iov, int count) {
   std::string message;
@@ -68,19 +87,64 @@ Result<void> ConnectionIo::install(fuse_session* se, int fd) {
   if (int error = fuse_session_custom_io(se, &io, fd); error != 0) {
     return Error{-error, "cannot set the connection's IO hooks"};
   }
+  g_connection = fd;
   return {};
 }
 
-void ConnectionIo::request_read(const fuse_buf& buf) {
-  if ((buf.flags & FUSE_BUF_IS_FD) != 0 || buf.size < sizeof(fuse_in_header)) return;
+bool ConnectionIo::request_read(const fuse_buf& buf) {
+  t_current_unique = 0;
+  if ((buf.flags & FUSE_BUF_IS_FD) != 0 || buf.size < sizeof(fuse_in_header)) return false;
   fuse_in_header header{};
   std::memcpy(&header, buf.mem, sizeof header);
-  if (header.opcode != FUSE_INIT) return;
+  t_current_unique = header.unique;
+  if (header.opcode == FUSE_INTERRUPT && buf.size >= sizeof header + sizeof(fuse_interrupt_in)) {
+    fuse_interrupt_in target{};
+    std::memcpy(&target, static_cast<const char*>(buf.mem) + sizeof header, sizeof target);
+    auto& requests = direct();
+    MutexLock lock(requests.mutex);
+    auto found = requests.interruptible.find(target.unique);
+    if (found == requests.interruptible.end()) return false;  // libfuse's own request
+    found->second.first(nullptr, found->second.second);  // an interrupt takes no answer
+    return true;
+  }
+  if (header.opcode != FUSE_INIT) return false;
   auto& state = exchange();
   MutexLock lock(state.mutex);
   state.request.assign(static_cast<const char*>(buf.mem), buf.size);
   state.unique = header.unique;
   state.watching = true;
+  return false;
+}
+
+std::uint64_t ConnectionIo::current_unique() {
+  return t_current_unique;
+}
+
+bool ConnectionIo::reply(std::uint64_t unique, int error, const void* body, std::size_t size) {
+  fuse_out_header header{};
+  header.unique = unique;
+  header.error = -error;
+  header.len = static_cast<std::uint32_t>(sizeof header + (error == 0 ? size : 0));
+  iovec parts[2] = {{&header, sizeof header}, {const_cast<void*>(body), size}};
+  const int count = error == 0 && size > 0 ? 2 : 1;
+  ssize_t written;
+  do {
+    written = writev(g_connection.load(), parts, count);
+  } while (written < 0 && errno == EINTR);
+  return written == static_cast<ssize_t>(header.len);  // ENOENT: nobody waits for it any more
+}
+
+void ConnectionIo::on_interrupt(std::uint64_t unique, fuse_interrupt_func_t callback,
+                                void* data) {
+  auto& requests = direct();
+  MutexLock lock(requests.mutex);
+  requests.interruptible[unique] = {callback, data};
+}
+
+void ConnectionIo::forget_interrupt(std::uint64_t unique) {
+  auto& requests = direct();
+  MutexLock lock(requests.mutex);
+  requests.interruptible.erase(unique);
 }
 
 std::string ConnectionIo::init_request() {

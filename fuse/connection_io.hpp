@@ -15,6 +15,8 @@
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "result.hpp"
@@ -26,8 +28,21 @@ class ConnectionIo {
   /// Routes the session's reads and writes on connection `fd` through these hooks (libfuse
   /// closes `fd` when the session is destroyed).
   static Result<void> install(fuse_session* se, int fd);
-  /// Keeps the request in `buf` if it is the connection's FUSE_INIT.
-  static void request_read(const fuse_buf& buf);
+  /// Called by a worker for each request it read, before libfuse processes it: keeps a
+  /// FUSE_INIT, notes the request's unique id for current_unique(), and takes an interrupt of a
+  /// request answered through reply() (one an earlier image read): true when it was taken, and
+  /// libfuse must not see it.
+  static bool request_read(const fuse_buf& buf);
+  /// The unique id of the request this thread is processing (0 outside of one).
+  static std::uint64_t current_unique();
+  /// Answers request `unique` on the connection directly (for requests an earlier image read,
+  /// which libfuse never saw): `error` (an errno, 0 for success) and the answer's body. False
+  /// when the kernel no longer waits for it.
+  static bool reply(std::uint64_t unique, int error, const void* body, std::size_t size);
+  /// Calls `callback(nullptr, data)` when the kernel interrupts request `unique` (answered
+  /// through reply()); until forget_interrupt(unique), which waits for a call in progress.
+  static void on_interrupt(std::uint64_t unique, fuse_interrupt_func_t callback, void* data);
+  static void forget_interrupt(std::uint64_t unique);
   /// The FUSE_INIT request read and the answer sent to it; empty before INIT.
   static std::string init_request();
   static std::string init_reply();

@@ -68,7 +68,7 @@ PBS_CANCELLABLE void FuseWorkers::serve(Worker& worker) {
       fuse_session_exit(se_);
       break;
     }
-    ConnectionIo::request_read(worker.buf);
+    if (ConnectionIo::request_read(worker.buf)) continue;  // taken: not libfuse's
     fuse_session_process_buf(se_, &worker.buf);
   }
   worker.stopped = true;

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
+#include <set>
 
 #include "impossible_state.hpp"
 
@@ -33,6 +34,7 @@ struct LockManager::Waiter {
   LockMode mode = LockMode::kShared;
   bool is_open = true;  ///< an open (reply_open) or a flock (reply_err 0)
   pid_t requester = 0;  ///< the process that asked (the opener, or the flock's caller)
+  Clock::time_point deadline = Clock::time_point::max();  ///< of its wait_timeout
   LockEventRecorder::EventId wait_event = 0;  ///< in the history, while it waits
   // Guarded by the manager's queue_mutex_ (not annotated: Clang cannot tie `manager` to this):
   bool queued = false;
@@ -217,8 +219,14 @@ void LockManager::end_self_deadlocks(Clock::time_point now, std::vector<Reply>& 
   }
 }
 
-void LockManager::enqueue(std::unique_ptr<Waiter> waiter, bool suspect) {
+void LockManager::enqueue(std::unique_ptr<Waiter> waiter, bool suspect,
+                          std::optional<Clock::time_point> deadline) {
   Waiter* raw = waiter.get();
+  if (deadline) {
+    raw->deadline = *deadline;
+  } else if (wait_timeout_) {
+    raw->deadline = Clock::now() + *wait_timeout_;
+  }
   raw->manager = this;
   if (recorder_ != nullptr)
     raw->wait_event = recorder_->wait_started(*raw->handle, raw->mode, raw->requester);
@@ -236,8 +244,7 @@ void LockManager::enqueue(std::unique_ptr<Waiter> waiter, bool suspect) {
       raw->id = ++next_id_;
       LockRequest request = raw->handle->request;
       request.mode = raw->mode;
-      queue_->add(raw->id, raw->handle->lock_file, std::move(request),
-                  wait_timeout_ ? Clock::now() + *wait_timeout_ : Clock::time_point::max());
+      queue_->add(raw->id, raw->handle->lock_file, std::move(request), raw->deadline);
       count_waiters(raw->handle->lock_file, 1);
       // A close() reaches us as an asynchronous RELEASE a moment later: a process that closes
       // and reopens at once still seems to hold. Only a hold of its own that stays is a deadlock.
@@ -548,6 +555,72 @@ std::size_t LockManager::waiter_count(const std::string& lock_file) const {
 std::size_t LockManager::total_waiters() const {
   MutexLock lock(registry_mutex_);
   return waiter_total_;
+}
+
+void LockManager::freeze() {
+  queue_mutex_.lock();  // held until thaw() or execve: the analysis cannot follow it
+}
+
+void LockManager::thaw() {
+  queue_mutex_.unlock();
+}
+
+Result<std::vector<SavedWaiter>> LockManager::saved_waiters() {
+  // Frozen: queue_mutex_ is held (by freeze()).
+  const std::size_t in_between = g_waiters_alive.load() - waiting_.size();
+  if (in_between > 0) {
+    return Error{EBUSY, std::to_string(in_between) +
+                            " request(s) between the lock queue and their answer: try again"};
+  }
+  std::set<std::string> keys;
+  for (const auto& [id, waiter] : waiting_)
+    keys.insert(waiter->handle->lock_file);
+  std::vector<SavedWaiter> saved;
+  const auto now = Clock::now();
+  for (const auto& key : keys) {
+    for (auto id : queue_->queued(key)) {
+      const Waiter& w = *waiting_.at(id);
+      SavedWaiter s;
+      s.unique = w.req.unique();
+      if (s.unique == 0) return Error{EPROTO, "a waiting request without its id"};
+      s.is_open = w.is_open;
+      s.mode = w.mode;
+      s.requester = w.requester;
+      if (w.deadline != Clock::time_point::max()) {
+        s.deadline_ms = std::max<std::int64_t>(
+            0, std::chrono::duration_cast<std::chrono::milliseconds>(w.deadline - now).count());
+      }
+      s.fi = w.fi;
+      if (w.is_open) {
+        s.handle = w.handle;
+      } else {
+        s.fh = w.handle->fh;
+      }
+      saved.push_back(std::move(s));
+    }
+  }
+  return saved;
+}
+
+void LockManager::resume_waiters(std::vector<SavedWaiter> waiters) {
+  for (auto& s : waiters) {
+    auto waiter = std::make_unique<Waiter>();
+    waiter->req = Request::handed_over(s.unique);
+    waiter->fi = s.fi;
+    waiter->mode = s.mode;
+    waiter->is_open = s.is_open;
+    waiter->requester = s.requester;
+    waiter->handle = s.is_open ? std::move(s.handle) : handle_of(s.fh);
+    if (!waiter->handle) {
+      // Its handle was released meanwhile: nobody waits for this answer any more.
+      waiter->req.error(EBADF);
+      continue;
+    }
+    std::optional<Clock::time_point> deadline;
+    if (s.deadline_ms >= 0) deadline = Clock::now() + std::chrono::milliseconds(s.deadline_ms);
+    const bool suspect = held_by_itself(*waiter->handle, s.requester, s.mode) != nullptr;
+    enqueue(std::move(waiter), suspect, deadline);
+  }
 }
 
 std::size_t LockManager::requests_in_hand() const {

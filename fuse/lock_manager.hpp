@@ -51,6 +51,19 @@ class LockChangeListener {
   virtual void changed(const LockObject& object) = 0;
 };
 
+/// A request waiting in the queue, as a program switch hands it over (program_state.hpp).
+struct SavedWaiter {
+  std::uint64_t unique = 0;  ///< the kernel's id of the request, answered by it later
+  bool is_open = true;       ///< an open, or a flock(2) on handle `fh`
+  LockMode mode = LockMode::kShared;
+  pid_t requester = 0;
+  std::int64_t deadline_ms = -1;  ///< left of its wait_timeout; -1: none
+  fuse_file_info fi{};            ///< of an open: what its answer needs
+  std::uint64_t fh = 0;           ///< of a flock: the handle it converts
+  /// Of an open: the handle to register once granted (not registered yet).
+  std::shared_ptr<OpenHandle> handle;
+};
+
 class LockManager : public MountLocks {
  public:
   using Clock = std::chrono::steady_clock;
@@ -97,6 +110,15 @@ class LockManager : public MountLocks {
   /// Registers handles another program image of the daemon opened (their locks held, their file
   /// handles the kernel's), and the file handle the next open gets. Before start().
   void adopt(std::vector<std::shared_ptr<OpenHandle>> handles, std::uint64_t next_fh);
+  /// Stops every change to the queue (the manager's thread blocks) for a program switch:
+  /// until thaw(), or the end of the program image. Call with the workers paused.
+  void freeze() PBS_NO_THREAD_SAFETY_ANALYSIS;
+  void thaw() PBS_NO_THREAD_SAFETY_ANALYSIS;
+  /// While frozen: the waiting requests, each queue in its order; EBUSY when a request is
+  /// between the queue and its answer (granted or interrupted, not answered yet).
+  Result<std::vector<SavedWaiter>> saved_waiters() PBS_NO_THREAD_SAFETY_ANALYSIS;
+  /// Queues the requests an earlier image handed over, in their order (after start()).
+  void resume_waiters(std::vector<SavedWaiter> waiters);
   std::size_t total_waiters() const;
   /// Requests the manager has taken and not answered yet: waiting, interrupted, or granted with
   /// the answer on its way.
@@ -121,7 +143,9 @@ class LockManager : public MountLocks {
   /// Queues `waiter`. `suspect`: it waits for a hold of its own process, which may be a close
   /// whose RELEASE has not reached us yet; if that hold is still there after a grace time, the
   /// wait ends with EDEADLK (end_self_deadlocks). No worker waits meanwhile.
-  void enqueue(std::unique_ptr<Waiter> waiter, bool suspect) PBS_EXCLUDES(queue_mutex_);
+  void enqueue(std::unique_ptr<Waiter> waiter, bool suspect,
+               std::optional<Clock::time_point> deadline = std::nullopt)
+      PBS_EXCLUDES(queue_mutex_);
   /// Ends with EDEADLK the suspects whose grace time is over and whose own hold is still there.
   void end_self_deadlocks(Clock::time_point now, std::vector<Reply>& replies)
       PBS_REQUIRES(queue_mutex_);

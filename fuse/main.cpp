@@ -145,6 +145,7 @@ struct Start {
   bool resumed = false;
   std::uint64_t upgrade_attempts = 0;  ///< program switches asked so far
   ProgramSwitch program;               ///< what an upgrade runs
+  std::vector<SavedWaiter> waiters;    ///< handed over, queued once the lock manager runs
 };
 
 int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& mounted,
@@ -157,6 +158,7 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
     if (auto ok = drop_privileges(fs.options.user); !ok) return fail(ok.error().message);
   }
   if (auto ok = fs.lock_manager->start(); !ok) return fail(ok.error().message);
+  fs.lock_manager->resume_waiters(std::move(start.waiters));
   // The watcher of the whole lock root: direct holders seen live, and in the history.
   LockTreeMonitor monitor(fs, *fs.events, invalidator);
   if (fs.options.watch) {
@@ -265,12 +267,16 @@ int resume(Filesystem& fs, LockChangeListener& invalidator, Start& how) {
   how.upgrade_attempts = state->upgrades;
   const std::string from = state->version;
   const std::size_t handles = state->handles.size();
-  if (auto ok = install_state(fs, std::move(state.value())); !ok)
-    return done(fail("cannot resume: " + ok.error().message));
+  const std::size_t waits = state->waits.size();
+  auto waiters = install_state(fs, std::move(state.value()));
+  if (!waiters) return done(fail("cannot resume: " + waiters.error().message));
+  how.waiters = std::move(waiters.value());
   fs.program.resumed(how.upgrade_attempts, from);
   std::optional<MountIdentity> mounted = mount_identity(fs.options.mountpoint);
-  spdlog::info("took over {} from pbs-lockfs {}: {} open handle(s), their locks held throughout",
-               fs.options.mountpoint, from, handles);
+  spdlog::info(
+      "took over {} from pbs-lockfs {}: {} open handle(s), their locks held throughout, and {} "
+      "waiting request(s)",
+      fs.options.mountpoint, from, handles, waits);
   if (!fs.options.foreground) log_to_syslog();
   return done(serve(fs, se, mounted, invalidator, how));
 }
@@ -297,7 +303,7 @@ int start(int argc, char** argv) {
     if (!arg.starts_with("--resume=") && !arg.starts_with("--check-resume="))
       arguments.emplace_back(arg);
   }
-  Start how{false, 0, ProgramSwitch(ProgramSwitch::running_program(), std::move(arguments))};
+  Start how{false, 0, ProgramSwitch(ProgramSwitch::running_program(), std::move(arguments)), {}};
 
   Filesystem fs;
   AttributeInvalidator invalidator(fs.inodes, fs.session);

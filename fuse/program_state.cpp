@@ -93,6 +93,42 @@ LockObject read_object(StateReader& in) {
   return *object;
 }
 
+void write_handle(StateWriter& out, const SavedHandle& h) {
+  out.number(h.fh);
+  write_object(out, h.request.object);
+  out.number(static_cast<std::uint64_t>(h.request.mode));
+  out.text(h.request.datastore_path);
+  out.number(h.request.create ? 1 : 0);
+  out.number(static_cast<std::uint64_t>(h.opener));
+  out.number(maybe(h.opener_pidfd));
+  out.number(h.uid);
+  out.text(h.command);
+  out.number(maybe(h.lock_fd));
+  out.number(maybe(h.old_style_fd));
+  out.number(static_cast<std::uint64_t>(h.held));
+  out.number(static_cast<std::uint64_t>(h.since_ns));
+  out.text(h.reason);
+}
+
+SavedHandle read_handle(StateReader& in) {
+  SavedHandle h;
+  h.fh = in.number("fh");
+  h.request.object = read_object(in);
+  h.request.mode = enumerated(in, "mode", LockMode::kExclusive);
+  h.request.datastore_path = in.text("datastore path");
+  h.request.create = in.number("create") != 0;
+  h.opener = static_cast<pid_t>(in.number("opener"));
+  h.opener_pidfd = maybe_fd(in, "opener pidfd");
+  h.uid = static_cast<uid_t>(in.number("uid"));
+  h.command = in.text("command");
+  h.lock_fd = maybe_fd(in, "lock fd");
+  h.old_style_fd = maybe_fd(in, "old-style lock fd");
+  h.held = enumerated(in, "held mode", LockMode::kExclusive);
+  h.since_ns = static_cast<std::int64_t>(in.number("since"));
+  h.reason = in.text("reason");
+  return h;
+}
+
 }  // namespace
 
 std::string ProgramState::encode() const {
@@ -112,23 +148,21 @@ std::string ProgramState::encode() const {
   }
   out.number(inodes.next);
   out.number(handles.size());
-  for (const auto& h : handles) {
-    out.number(h.fh);
-    write_object(out, h.request.object);
-    out.number(static_cast<std::uint64_t>(h.request.mode));
-    out.text(h.request.datastore_path);
-    out.number(h.request.create ? 1 : 0);
-    out.number(static_cast<std::uint64_t>(h.opener));
-    out.number(maybe(h.opener_pidfd));
-    out.number(h.uid);
-    out.text(h.command);
-    out.number(maybe(h.lock_fd));
-    out.number(maybe(h.old_style_fd));
-    out.number(static_cast<std::uint64_t>(h.held));
-    out.number(static_cast<std::uint64_t>(h.since_ns));
-    out.text(h.reason);
-  }
+  for (const auto& h : handles)
+    write_handle(out, h);
   out.number(next_fh);
+  out.number(waits.size());
+  for (const auto& w : waits) {
+    out.number(w.unique);
+    out.number(w.is_open ? 1 : 0);
+    out.number(static_cast<std::uint64_t>(w.mode));
+    out.number(static_cast<std::uint64_t>(w.requester));
+    out.number(static_cast<std::uint64_t>(w.deadline_ms + 1));
+    out.number(static_cast<std::uint64_t>(static_cast<unsigned>(w.flags)));
+    out.number(w.answer);
+    out.number(w.fh);
+    if (w.is_open) write_handle(out, w.handle);  // a flock's handle is among the handles
+  }
   out.number(directories.open.size());
   for (const auto& [fh, entries] : directories.open) {
     out.number(fh);
@@ -171,25 +205,22 @@ Result<ProgramState> ProgramState::decode(std::string_view data) {
     state.inodes.entries.push_back(std::move(entry));
   }
   state.inodes.next = in.number("next inode");
-  for (auto n = in.count("handles"); in.ok() && n > 0; --n) {
-    SavedHandle h;
-    h.fh = in.number("fh");
-    h.request.object = read_object(in);
-    h.request.mode = enumerated(in, "mode", LockMode::kExclusive);
-    h.request.datastore_path = in.text("datastore path");
-    h.request.create = in.number("create") != 0;
-    h.opener = static_cast<pid_t>(in.number("opener"));
-    h.opener_pidfd = maybe_fd(in, "opener pidfd");
-    h.uid = static_cast<uid_t>(in.number("uid"));
-    h.command = in.text("command");
-    h.lock_fd = maybe_fd(in, "lock fd");
-    h.old_style_fd = maybe_fd(in, "old-style lock fd");
-    h.held = enumerated(in, "held mode", LockMode::kExclusive);
-    h.since_ns = static_cast<std::int64_t>(in.number("since"));
-    h.reason = in.text("reason");
-    state.handles.push_back(std::move(h));
-  }
+  for (auto n = in.count("handles"); in.ok() && n > 0; --n)
+    state.handles.push_back(read_handle(in));
   state.next_fh = in.number("next fh");
+  for (auto n = in.count("waits"); in.ok() && n > 0; --n) {
+    SavedWait w;
+    w.unique = in.number("wait unique");
+    w.is_open = in.number("wait kind") != 0;
+    w.mode = enumerated(in, "wait mode", LockMode::kExclusive);
+    w.requester = static_cast<pid_t>(in.number("requester"));
+    w.deadline_ms = static_cast<std::int64_t>(in.number("deadline")) - 1;
+    w.flags = static_cast<int>(in.number("open flags"));
+    w.answer = static_cast<unsigned>(in.number("open answer"));
+    w.fh = in.number("wait fh");
+    if (w.is_open) w.handle = read_handle(in);
+    state.waits.push_back(std::move(w));
+  }
   for (auto n = in.count("directories"); in.ok() && n > 0; --n) {
     const std::uint64_t fh = in.number("directory fh");
     std::vector<std::pair<std::string, Node>> entries;
@@ -219,6 +250,9 @@ std::vector<int> ProgramState::descriptors() const {
       if (fd >= 0) fds.push_back(fd);
     }
   }
+  for (const auto& w : waits) {
+    if (w.handle.opener_pidfd >= 0) fds.push_back(w.handle.opener_pidfd);
+  }
   std::sort(fds.begin(), fds.end());
   fds.erase(std::unique(fds.begin(), fds.end()), fds.end());
   return fds;
@@ -242,6 +276,14 @@ Result<void> check_state(const ProgramState& state) {
     if (h.lock_fd < 0 && h.old_style_fd >= 0)
       return Error{EINVAL, "state: an old-style lock without its lock file"};
   }
+  std::set<std::uint64_t> uniques;
+  for (const auto& w : state.waits) {
+    if (w.unique == 0 || !uniques.insert(w.unique).second)
+      return Error{EINVAL, "state: a waiting request's id is 0 or twice"};
+    if (!w.is_open && fhs.count(w.fh) == 0)
+      return Error{EINVAL, "state: a waiting flock of an unknown handle"};
+    if (w.handle.lock_fd >= 0) return Error{EINVAL, "state: a waiting open holds a lock"};
+  }
   for (const auto& [fh, entries] : state.directories.open) {
     if (fh == 0 || fh >= state.directories.next)
       return Error{EINVAL, "state: directory handle " + std::to_string(fh) + " too large"};
@@ -253,6 +295,61 @@ Result<void> check_state(const ProgramState& state) {
   return {};
 }
 
+namespace {
+
+SavedHandle saved_handle(OpenHandle& handle) {
+  SavedHandle h;
+  h.fh = handle.fh;
+  h.request = handle.request;
+  h.opener = handle.opener.pid();
+  h.opener_pidfd = handle.opener.pidfd();
+  h.uid = handle.uid;
+  MutexLock hold(handle.mutex);
+  h.command = handle.command;
+  if (handle.lock.held()) {
+    h.lock_fd = handle.lock.file_fd();
+    h.old_style_fd = handle.lock.old_style_fd();
+    h.held = handle.lock.mode();
+  }
+  h.since_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(handle.since.time_since_epoch())
+          .count();
+  h.reason = handle.reason;
+  return h;
+}
+
+/// The handle `h` describes, taking over its descriptors; `openers` shares one ProcessRef per
+/// pidfd between the handles of a process.
+Result<std::shared_ptr<OpenHandle>> restored_handle(Filesystem& fs, SavedHandle& h,
+                                                    std::map<int, ProcessRef>& openers) {
+  auto handle = std::make_shared<OpenHandle>();
+  handle->fh = h.fh;
+  handle->request = std::move(h.request);
+  handle->lock_file = handle->request.object.lock_path().relative();
+  if (h.opener_pidfd >= 0) {
+    auto [found, added] = openers.try_emplace(h.opener_pidfd);
+    if (added) found->second = ProcessRef::adopt(h.opener, UniqueFd(h.opener_pidfd));
+    handle->opener = found->second;
+  } else {
+    handle->opener = ProcessRef::adopt(h.opener, UniqueFd());
+  }
+  handle->uid = h.uid;
+  MutexLock hold(handle->mutex);
+  handle->command = std::move(h.command);
+  handle->reason = std::move(h.reason);
+  const auto since = std::chrono::system_clock::time_point(std::chrono::nanoseconds(h.since_ns));
+  handle->since = since;
+  if (h.lock_fd >= 0) {
+    auto lock = Lock::adopt(*fs.lock_root, handle->request.object.lock_path(),
+                            UniqueFd(h.lock_fd), UniqueFd(h.old_style_fd), h.held);
+    if (!lock) return lock.error();
+    handle->adopt(std::move(lock.value()), since);
+  }
+  return handle;
+}
+
+}  // namespace
+
 Result<ProgramState> capture_state(Filesystem& fs, int connection_fd) {
   ProgramState state;
   state.version = PBS_LOCKFS_VERSION;
@@ -261,31 +358,24 @@ Result<ProgramState> capture_state(Filesystem& fs, int connection_fd) {
   state.init_reply = ConnectionIo::init_reply();
   if (state.init_request.empty() || state.init_reply.empty())
     return Error{EAGAIN, "the FUSE_INIT exchange was not seen"};
-  if (const auto waiting = fs.lock_manager->requests_in_hand(); waiting > 0) {
-    return Error{EBUSY, std::to_string(waiting) +
-                            " request(s) wait for a lock or their answer: not carried over yet, "
-                            "try again when none waits"};
-  }
+  auto waiters = fs.lock_manager->saved_waiters();
+  if (!waiters) return waiters.error();
   state.inodes = fs.inodes.save();
-  for (const auto& handle : fs.lock_manager->all_handles()) {
-    SavedHandle h;
-    h.fh = handle->fh;
-    h.request = handle->request;
-    h.opener = handle->opener.pid();
-    h.opener_pidfd = handle->opener.pidfd();
-    h.uid = handle->uid;
-    MutexLock hold(handle->mutex);
-    h.command = handle->command;
-    if (handle->lock.held()) {
-      h.lock_fd = handle->lock.file_fd();
-      h.old_style_fd = handle->lock.old_style_fd();
-      h.held = handle->lock.mode();
-    }
-    h.since_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                     handle->since.time_since_epoch())
-                     .count();
-    h.reason = handle->reason;
-    state.handles.push_back(std::move(h));
+  for (const auto& handle : fs.lock_manager->all_handles())
+    state.handles.push_back(saved_handle(*handle));
+  for (auto& w : *waiters) {
+    SavedWait wait;
+    wait.unique = w.unique;
+    wait.is_open = w.is_open;
+    wait.mode = w.mode;
+    wait.requester = w.requester;
+    wait.deadline_ms = w.deadline_ms;
+    wait.flags = w.fi.flags;
+    wait.answer = (w.fi.direct_io != 0 ? 1u : 0u) | (w.fi.keep_cache != 0 ? 2u : 0u) |
+                  (w.fi.noflush != 0 ? 4u : 0u);
+    wait.fh = w.fh;
+    if (w.is_open) wait.handle = saved_handle(*w.handle);
+    state.waits.push_back(std::move(wait));
   }
   state.next_fh = fs.lock_manager->next_fh();
   state.directories = save_open_directories();
@@ -293,42 +383,40 @@ Result<ProgramState> capture_state(Filesystem& fs, int connection_fd) {
   return state;
 }
 
-Result<void> install_state(Filesystem& fs, ProgramState state) {
+Result<std::vector<SavedWaiter>> install_state(Filesystem& fs, ProgramState state) {
   if (auto ok = check_state(state); !ok) return ok.error();
   if (auto ok = fs.inodes.restore(state.inodes); !ok) return ok.error();
   std::map<int, ProcessRef> openers;  // one per descriptor: handles of a process share it
   std::vector<std::shared_ptr<OpenHandle>> handles;
   for (auto& h : state.handles) {
-    auto handle = std::make_shared<OpenHandle>();
-    handle->fh = h.fh;
-    handle->request = std::move(h.request);
-    handle->lock_file = handle->request.object.lock_path().relative();
-    if (h.opener_pidfd >= 0) {
-      auto [found, added] = openers.try_emplace(h.opener_pidfd);
-      if (added) found->second = ProcessRef::adopt(h.opener, UniqueFd(h.opener_pidfd));
-      handle->opener = found->second;
-    } else {
-      handle->opener = ProcessRef::adopt(h.opener, UniqueFd());
+    auto handle = restored_handle(fs, h, openers);
+    if (!handle) return handle.error();
+    handles.push_back(std::move(handle.value()));
+  }
+  std::vector<SavedWaiter> waiters;
+  for (auto& w : state.waits) {
+    SavedWaiter waiter;
+    waiter.unique = w.unique;
+    waiter.is_open = w.is_open;
+    waiter.mode = w.mode;
+    waiter.requester = w.requester;
+    waiter.deadline_ms = w.deadline_ms;
+    waiter.fi.flags = w.flags;
+    waiter.fi.direct_io = (w.answer & 1u) != 0;
+    waiter.fi.keep_cache = (w.answer & 2u) != 0;
+    waiter.fi.noflush = (w.answer & 4u) != 0;
+    waiter.fh = w.fh;
+    if (w.is_open) {
+      auto handle = restored_handle(fs, w.handle, openers);
+      if (!handle) return handle.error();
+      waiter.handle = std::move(handle.value());
     }
-    handle->uid = h.uid;
-    MutexLock hold(handle->mutex);
-    handle->command = std::move(h.command);
-    handle->reason = std::move(h.reason);
-    const auto since =
-        std::chrono::system_clock::time_point(std::chrono::nanoseconds(h.since_ns));
-    handle->since = since;
-    if (h.lock_fd >= 0) {
-      auto lock = Lock::adopt(*fs.lock_root, handle->request.object.lock_path(),
-                              UniqueFd(h.lock_fd), UniqueFd(h.old_style_fd), h.held);
-      if (!lock) return lock.error();
-      handle->adopt(std::move(lock.value()), since);
-    }
-    handles.push_back(std::move(handle));
+    waiters.push_back(std::move(waiter));
   }
   fs.lock_manager->adopt(std::move(handles), state.next_fh);
   restore_open_directories(std::move(state.directories));
   fs.snapshots.restore(std::move(state.texts));
-  return {};
+  return waiters;
 }
 
 }  // namespace pbs::fs

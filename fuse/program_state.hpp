@@ -21,6 +21,7 @@
 
 #include "inode_table.hpp"
 #include "lock.hpp"
+#include "lock_manager.hpp"
 #include "ops.hpp"
 #include "result.hpp"
 #include "snapshot_files.hpp"
@@ -44,6 +45,19 @@ struct SavedHandle {
   std::string reason;
 };
 
+/// A request waiting for a lock (LockManager's SavedWaiter), with its open's handle as saved.
+struct SavedWait {
+  std::uint64_t unique = 0;
+  bool is_open = true;
+  LockMode mode = LockMode::kShared;
+  pid_t requester = 0;
+  std::int64_t deadline_ms = -1;
+  int flags = 0;          ///< the open's flags
+  unsigned answer = 0;    ///< the open answer's bits: direct_io 1, keep_cache 2, noflush 4
+  std::uint64_t fh = 0;   ///< a flock's handle
+  SavedHandle handle;     ///< an open's handle (fh 0, no lock)
+};
+
 struct ProgramState {
   /// Bumped whenever the encoding or the meaning of a field changes.
   static constexpr std::uint64_t kFormat = 1;
@@ -55,6 +69,7 @@ struct ProgramState {
   InodeTable::SavedTable inodes;
   std::vector<SavedHandle> handles;
   std::uint64_t next_fh = 1;
+  std::vector<SavedWait> waits;  ///< per lock file in queue order
   SavedDirectories directories;
   SnapshotFiles::Saved texts;
   std::uint64_t upgrades = 0;  ///< program switches so far, this one included
@@ -65,12 +80,13 @@ struct ProgramState {
   std::vector<int> descriptors() const;
 };
 
-/// The state of `fs` (whose workers are paused: nothing changes it meanwhile), served on
-/// connection `connection_fd`.
+/// The state of `fs` (its workers paused and its lock manager frozen: nothing changes it
+/// meanwhile), served on connection `connection_fd`.
 Result<ProgramState> capture_state(Filesystem& fs, int connection_fd);
 /// Installs `state` in a fresh `fs` (lock manager built, not started): the inode table, the open
-/// handles with their locks (taking over the descriptors), directories and texts.
-Result<void> install_state(Filesystem& fs, ProgramState state);
+/// handles with their locks (taking over the descriptors), directories and texts. Returns the
+/// waiting requests, for LockManager::resume_waiters() once the manager runs.
+Result<std::vector<SavedWaiter>> install_state(Filesystem& fs, ProgramState state);
 /// The checks install_state() makes, without taking any descriptor (the pre-flight child has
 /// none of them).
 Result<void> check_state(const ProgramState& state);

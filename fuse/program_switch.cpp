@@ -14,6 +14,7 @@
 #include <ctime>
 #include <cstring>
 
+#include "filesystem.hpp"
 #include "program_state.hpp"
 #include "unique_fd.hpp"
 
@@ -163,6 +164,15 @@ Result<void> ProgramSwitch::preflight(int state_fd) const {
 }
 
 Error ProgramSwitch::replace(Filesystem& fs, int connection_fd, std::uint64_t attempts) {
+  // Nothing may be granted from here to the execve: an answer the state does not know of would
+  // leave a handle the next image cannot serve (its lock closed with this image).
+  fs.lock_manager->freeze();
+  Error why = replace_frozen(fs, connection_fd, attempts);
+  fs.lock_manager->thaw();
+  return why;
+}
+
+Error ProgramSwitch::replace_frozen(Filesystem& fs, int connection_fd, std::uint64_t attempts) {
   auto state = capture_state(fs, connection_fd);
   if (!state) return state.error();
   state->upgrades = attempts;
@@ -193,8 +203,10 @@ Error ProgramSwitch::replace(Filesystem& fs, int connection_fd, std::uint64_t at
   for (auto& a : args)
     argv.push_back(a.data());
   argv.push_back(nullptr);
-  spdlog::info("replacing the program with {} ({} handle(s), {} node(s) carried over)", program_,
-               state->handles.size(), state->inodes.entries.size());
+  spdlog::info(
+      "replacing the program with {} ({} handle(s), {} waiting request(s), {} node(s) carried "
+      "over)",
+      program_, state->handles.size(), state->waits.size(), state->inodes.entries.size());
   spdlog::default_logger()->flush();
   execve(program_.c_str(), argv.data(), environ);
   Error failed = sys_error("execve", program_);

@@ -59,6 +59,7 @@ class ProgramSwitch {
   static std::string running_program();
 
  private:
+  Error replace_frozen(Filesystem& fs, int connection_fd, std::uint64_t attempts);
   /// Runs the new program with --check-resume on the state in `state_fd`.
   Result<void> preflight(int state_fd) const;
 

@@ -12,7 +12,10 @@
 #include <sys/statvfs.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <utility>
+
+#include "connection_io.hpp"
 
 namespace pbs::fs {
 
@@ -20,15 +23,28 @@ class Request {
  public:
   Request() = default;
   /// `answered`: false for FORGET, which the kernel expects no answer to.
-  explicit Request(fuse_req_t req, bool answered = true) : req_(req), answered_(answered) {}
+  explicit Request(fuse_req_t req, bool answered = true)
+      : req_(req), unique_(ConnectionIo::current_unique()), answered_(answered) {}
+  /// Request `unique` that an earlier program image of the daemon read and handed over (libfuse
+  /// never saw it): answered on the connection directly. Only error() and open() answer it.
+  static Request handed_over(std::uint64_t unique) {
+    Request r;
+    r.unique_ = unique;
+    r.direct_ = true;
+    return r;
+  }
   Request(Request&& other) noexcept
       : req_(std::exchange(other.req_, nullptr)),
+        unique_(other.unique_),
+        direct_(std::exchange(other.direct_, false)),
         answered_(other.answered_),
         interruptible_(other.interruptible_) {}
   Request& operator=(Request&& other) noexcept {
     if (this != &other) {
       abandon();
       req_ = std::exchange(other.req_, nullptr);
+      unique_ = other.unique_;
+      direct_ = std::exchange(other.direct_, false);
       answered_ = other.answered_;
       interruptible_ = other.interruptible_;
     }
@@ -39,15 +55,14 @@ class Request {
   ~Request() { abandon(); }
 
   /// Whether it still has to be answered.
-  explicit operator bool() const { return req_ != nullptr; }
+  explicit operator bool() const { return req_ != nullptr || direct_; }
+  /// The kernel's id of the request (what a program switch hands over).
+  std::uint64_t unique() const { return unique_; }
   /// For what libfuse asks of a request besides answering it (caller, userdata).
   fuse_req_t get() const { return req_; }
   /// Calls `callback(req, data)` when the caller is interrupted (a signal) before the answer;
   /// possibly at once, on this thread, when that happened already.
-  void on_interrupt(fuse_interrupt_func_t callback, void* data) {
-    interruptible_ = true;
-    fuse_req_interrupt_func(req_, callback, data);
-  }
+  void on_interrupt(fuse_interrupt_func_t callback, void* data);
 
   /// `fuse_reply_err`: an errno, or 0 for the operations that answer success that way.
   void error(int code);
@@ -74,7 +89,12 @@ class Request {
   fuse_req_t take();
   void abandon();
 
+  /// A handed-over request: answered through ConnectionIo. Its duty ends with the answer.
+  bool take_direct();
+
   fuse_req_t req_ = nullptr;
+  std::uint64_t unique_ = 0;
+  bool direct_ = false;
   bool answered_ = true;
   bool interruptible_ = false;  ///< a callback is registered: cleared before answering
 };

@@ -4,6 +4,7 @@
 // all succeed, and a program that cannot take over is refused while the old one serves on.
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -218,17 +219,92 @@ TEST_F(UpgradeTest, AProgramThatCannotTakeOverIsRefusedAndTheOldOneServesOn) {
   EXPECT_TRUE(eventually([&] { return other_process_can_flock(lock_file("vm/100"), LOCK_EX); }));
 }
 
-TEST_F(UpgradeTest, AWaitingOpenPutsTheUpgradeOffAndKeepsItsPlace) {
+TEST_F(UpgradeTest, WaitersKeepTheirPlaceAcrossTheUpgrade) {
+  auto holder = std::make_unique<NodeHolder>(node(kSnap1), O_WRONLY);
+  auto open_waiter = [&](int flags) {
+    return std::make_unique<HoldingChild>(
+        [&, flags] { return open(node(kSnap1).c_str(), flags) >= 0 ? 0 : errno; }, false);
+  };
+  auto first = open_waiter(O_WRONLY);
+  ASSERT_TRUE(eventually([&] { return xattr(node(kSnap1), "user.pbs.waiters") == "1"; }));
+  auto second = open_waiter(O_RDONLY);
+  ASSERT_TRUE(eventually([&] { return xattr(node(kSnap1), "user.pbs.waiters") == "2"; }));
+  // A conversion waiting too: two shared holders of kSnap2, one of which asks for exclusive.
+  NodeHolder other_shared(node(kSnap2), O_RDONLY);
+  HoldingChild converting(
+      [&] {
+        int fd = open(node(kSnap2).c_str(), O_RDONLY);
+        if (fd < 0) return errno;
+        return flock(fd, LOCK_EX) == 0 ? 0 : errno;
+      },
+      false);
+  ASSERT_TRUE(eventually([&] { return xattr(node(kSnap2), "user.pbs.waiters") == "1"; }));
+
+  upgrade();
+
+X
+  EXPECT_EQ(xattr(node(kSnap1), "user.pbs.waiters"), "2");
+  EXPECT_EQ(first->result(300), -1) << "still waiting";
+  EXPECT_EQ(second->result(0), -1) << "still waiting";
+  EXPECT_EQ(converting.result(0), -1) << "still waiting";
+  EXPECT_FALSE(other_process_can_flock(lock_file(kSnap1), LOCK_SH));
+  // First come, first served, as before the switch.
+  holder->release();
+  EXPECT_EQ(first->result(10000), 0) << daemon_->log();
+  EXPECT_FALSE(other_process_can_flock(lock_file(kSnap1), LOCK_SH));
+  EXPECT_EQ(second->result(300), -1) << "the second waits for the first";
+  first->release();
+  EXPECT_EQ(second->result(10000), 0);
+  EXPECT_TRUE(other_process_can_flock(lock_file(kSnap1), LOCK_SH));
+  EXPECT_FALSE(other_process_can_flock(lock_file(kSnap1), LOCK_EX));
+  // The conversion is granted once the other shared holder lets go.
+  other_shared.release();
+  EXPECT_EQ(converting.result(10000), 0);
+  EXPECT_FALSE(other_process_can_flock(lock_file(kSnap2), LOCK_SH));
+  converting.release();
+  second->release();
+  EXPECT_TRUE(eventually([&] { return other_process_can_flock(lock_file(kSnap1), LOCK_EX); }));
+  EXPECT_TRUE(eventually([&] { return other_process_can_flock(lock_file(kSnap2), LOCK_EX); }));
+}
+
+void interrupted(int) {}
+
+TEST_F(UpgradeTest, AWaiterSignalledAfterTheSwitchGetsEintr) {
   NodeHolder holder(node(kSnap1), O_WRONLY);
+  HoldingChild waiter(
+      [&] {
+        struct sigaction action {};
+        action.sa_handler = interrupted;  // no SA_RESTART: the open fails with EINTR
+        sigaction(SIGUSR1, &action, nullptr);
+        return open(node(kSnap1).c_str(), O_RDONLY) >= 0 ? 0 : errno;
+      },
+      false);
+  ASSERT_TRUE(eventually([&] { return xattr(node(kSnap1), "user.pbs.waiters") == "1"; }));
+  upgrade();
+  EXPECT_EQ(waiter.result(300), -1) << "still waiting";
+  ASSERT_EQ(kill(waiter.pid(), SIGUSR1), 0);
+  EXPECT_EQ(waiter.result(10000), EINTR) << daemon_->log();
+  EXPECT_TRUE(eventually([&] { return xattr(node(kSnap1), "user.pbs.waiters") == "0"; }));
+  EXPECT_FALSE(other_process_can_flock(lock_file(kSnap1), LOCK_SH)) << "the holder still holds";
+}
+
+class UpgradeTimeoutTest : public UpgradeTest {
+ protected:
+  std::vector<std::string> extra_options() const override { return {"wait_timeout=3"}; }
+};
+
+TEST_F(UpgradeTimeoutTest, AWaitKeepsItsDeadline) {
+  NodeHolder holder(node(kSnap1), O_WRONLY);
+  const auto started = std::chrono::steady_clock::now();
   HoldingChild waiter([&] { return open(node(kSnap1).c_str(), O_RDONLY) >= 0 ? 0 : errno; },
                       false);
   ASSERT_TRUE(eventually([&] { return xattr(node(kSnap1), "user.pbs.waiters") == "1"; }));
-  std::string output;
-  EXPECT_EQ(lockctl_upgrade(mnt_, output), 1) << output;
-  EXPECT_NE(output.find("wait for a lock"), std::string::npos) << output;
-  EXPECT_EQ(waiter.result(200), -1) << "still waiting";
-  holder.release();
-  EXPECT_EQ(waiter.result(5000), 0);
+  upgrade();
+  EXPECT_EQ(waiter.result(10000), ETIMEDOUT);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  // Its 3 s counted from its start, not from the switch (which took a part of them).
+  EXPECT_GE(waited, std::chrono::milliseconds(2900));
+  EXPECT_LT(waited, std::chrono::milliseconds(4500));
 }
 
 }  // namespace
