@@ -242,7 +242,7 @@ TEST_F(UpgradeTest, WaitersKeepTheirPlaceAcrossTheUpgrade) {
 
   upgrade();
 
-X
+  EXPECT_NE(daemon_->log().find("3 waiting request(s)"), std::string::npos);  // 2 opens, 1 flock
   EXPECT_EQ(xattr(node(kSnap1), "user.pbs.waiters"), "2");
   EXPECT_EQ(first->result(300), -1) << "still waiting";
   EXPECT_EQ(second->result(0), -1) << "still waiting";
