@@ -1,7 +1,9 @@
 // Replacing the daemon's program under the live mount; see program_switch.hpp.
 #include "program_switch.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -11,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 #include <climits>
+#include <cstdlib>
 #include <ctime>
 #include <cstring>
 
@@ -41,6 +44,20 @@ Result<void> set_close_on_exec(int fd, bool on) {
   flags = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
   if (fcntl(fd, F_SETFD, flags) != 0) return sys_error("fcntl", "descriptor " + std::to_string(fd));
   return {};
+}
+
+/// Sets close-on-exec on every descriptor above stderr.
+void close_all_on_exec() {
+  if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+  // Without close_range (a seccomp filter, an old kernel): one by one.
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return;
+  const int own = dirfd(dir);
+  while (dirent* entry = readdir(dir)) {
+    const int fd = std::atoi(entry->d_name);
+    if (fd > 2 && fd != own) fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+  }
+  closedir(dir);
 }
 
 /// The last non-empty line of `text`: what a failing program said last.
@@ -183,6 +200,9 @@ Error ProgramSwitch::replace_frozen(Filesystem& fs, int connection_fd, std::uint
 
   // From here the descriptors must reach the new image; on failure they go back to
   // close-on-exec (a later child must not inherit locks).
+  // Every other descriptor closes with this image, also one a thread has open without
+  // close-on-exec at this moment (a /proc read): the next image would never close it.
+  close_all_on_exec();
   std::vector<int> kept = state->descriptors();
   kept.push_back(memory.get());
   auto restore = [&kept] {
