@@ -322,7 +322,8 @@ void MutualExclusionStress::run(bool upgrading) {
   auto root = LockRoot::open(locks_, *owner);
   ASSERT_TRUE(root.ok());
 
-  const auto deadline = Clock::now() + stress_duration();
+  // Upgrading, half as long: the switches are what is tested, and CI runs this five times.
+  const auto deadline = Clock::now() + (upgrading ? stress_duration() / 2 : stress_duration());
   std::vector<pid_t> workers;
   unsigned seed = static_cast<unsigned>(std::random_device{}());
   std::printf("seed %u\n", seed);
@@ -354,7 +355,7 @@ void MutualExclusionStress::run(bool upgrading) {
     upgrader = std::thread([&, daemon = daemon_->daemon_pid()] {
       std::mt19937 pace(seed + 5000);
       while (Clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(pace() % 100));
+        std::this_thread::sleep_for(std::chrono::milliseconds(pace() % 50));
         (upgrade_once(mnt_, daemon) ? upgrades : refused)++;
       }
     });
@@ -382,18 +383,19 @@ void MutualExclusionStress::run(bool upgrading) {
   for (std::size_t t = 0; t < kTargets.size(); ++t) {
     int exclusive = 0, shared = 0;
     EXPECT_EQ(overlaps_in(record_of(t), &exclusive, &shared), "") << kTargets[t];
-    EXPECT_GT(exclusive, 50) << kTargets[t];  // the stress really happened
-    EXPECT_GT(shared, 50) << kTargets[t];
+    // The stress really happened (half as long when upgrading, with pauses).
+    EXPECT_GT(exclusive, upgrading ? 15 : 50) << kTargets[t];
+    EXPECT_GT(shared, upgrading ? 15 : 50) << kTargets[t];
     std::printf("%s: %d exclusive and %d shared holds recorded\n", kTargets[t].c_str(), exclusive,
                 shared);
   }
   std::printf("%d holders killed\n", killed);
-  EXPECT_GT(killed, 20);
+  EXPECT_GT(killed, upgrading ? 8 : 20);
   if (upgrading) {
     // A switch refused for a moment (a request between the queue and its answer) is allowed,
     // a lock lost or doubled across one is not (the checks above and below).
     std::printf("%d upgrades in place, %d refused for the moment\n", upgrades, refused);
-    EXPECT_GT(upgrades, 5);
+    EXPECT_GE(upgrades, 3);
   }
   for (const auto& target : kTargets) {
     EXPECT_TRUE(eventually([&] { return nobody_holds(lock_file(target)); }))
