@@ -228,8 +228,17 @@ Error ProgramSwitch::replace_frozen(Filesystem& fs, int connection_fd, std::uint
       "over)",
       program_, state->handles.size(), state->waits.size(), state->inodes.entries.size());
   spdlog::default_logger()->flush();
+  // Stop signals stay pending across the execve (their handlers do not survive it): the new
+  // image takes them once it has its own.
+  sigset_t stops;
+  sigset_t before;
+  sigemptyset(&stops);
+  for (int signal : {SIGTERM, SIGINT, SIGHUP})
+    sigaddset(&stops, signal);
+  pthread_sigmask(SIG_BLOCK, &stops, &before);
   execve(program_.c_str(), argv.data(), environ);
   Error failed = sys_error("execve", program_);
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
   restore();
   return failed;
 }
