@@ -123,7 +123,8 @@ void Lock::release() {
 Result<Lock> Lock::adopt(const LockRoot& root, LockPath path, UniqueFd file, UniqueFd old_style,
                          LockMode mode) {
   struct stat st {};
-  if (!file || fstat(file.get(), &st) != 0) return sys_error("adopt lock file", root.absolute(path));
+  if (!file || fstat(file.get(), &st) != 0)
+    return sys_error("adopt lock file", root.absolute(path));
   if (!S_ISREG(st.st_mode)) return Error{EINVAL, "not a lock file: " + root.absolute(path)};
   Lock lock;
   lock.root_ = &root;

@@ -52,8 +52,8 @@ class Lock {
   /// A lock already held on `file` (and `old_style`, when the old-locking marker was there)
   /// with `mode`: what another program image of the daemon was holding when it handed its
   /// descriptors over. Error when `file` is not an open regular file.
-  static Result<Lock> adopt(const LockRoot& root, LockPath path, UniqueFd file,
-                            UniqueFd old_style, LockMode mode);
+  static Result<Lock> adopt(const LockRoot& root, LockPath path, UniqueFd file, UniqueFd old_style,
+                            LockMode mode);
 
  private:
   friend class PendingLock;

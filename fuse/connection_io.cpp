@@ -104,7 +104,7 @@ bool ConnectionIo::request_read(const fuse_buf& buf) {
     MutexLock lock(requests.mutex);
     auto found = requests.interruptible.find(target.unique);
     if (found == requests.interruptible.end()) return false;  // libfuse's own request
-    found->second.first(nullptr, found->second.second);  // an interrupt takes no answer
+    found->second.first(nullptr, found->second.second);       // an interrupt takes no answer
     return true;
   }
   if (header.opcode != FUSE_INIT) return false;
@@ -134,8 +134,7 @@ bool ConnectionIo::reply(std::uint64_t unique, int error, const void* body, std:
   return written == static_cast<ssize_t>(header.len);  // ENOENT: nobody waits for it any more
 }
 
-void ConnectionIo::on_interrupt(std::uint64_t unique, fuse_interrupt_func_t callback,
-                                void* data) {
+void ConnectionIo::on_interrupt(std::uint64_t unique, fuse_interrupt_func_t callback, void* data) {
   auto& requests = direct();
   MutexLock lock(requests.mutex);
   requests.interruptible[unique] = {callback, data};

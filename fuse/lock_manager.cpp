@@ -35,7 +35,7 @@ struct LockManager::Waiter {
   bool is_open = true;  ///< an open (reply_open) or a flock (reply_err 0)
   pid_t requester = 0;  ///< the process that asked (the opener, or the flock's caller)
   Clock::time_point deadline = Clock::time_point::max();  ///< of its wait_timeout
-  LockEventRecorder::EventId wait_event = 0;  ///< in the history, while it waits
+  LockEventRecorder::EventId wait_event = 0;              ///< in the history, while it waits
   // Guarded by the manager's queue_mutex_ (not annotated: Clang cannot tie `manager` to this):
   bool queued = false;
   bool cancelled = false;

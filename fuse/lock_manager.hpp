@@ -144,8 +144,7 @@ class LockManager : public MountLocks {
   /// whose RELEASE has not reached us yet; if that hold is still there after a grace time, the
   /// wait ends with EDEADLK (end_self_deadlocks). No worker waits meanwhile.
   void enqueue(std::unique_ptr<Waiter> waiter, bool suspect,
-               std::optional<Clock::time_point> deadline = std::nullopt)
-      PBS_EXCLUDES(queue_mutex_);
+               std::optional<Clock::time_point> deadline = std::nullopt) PBS_EXCLUDES(queue_mutex_);
   /// Ends with EDEADLK the suspects whose grace time is over and whose own hold is still there.
   void end_self_deadlocks(Clock::time_point now, std::vector<Reply>& replies)
       PBS_REQUIRES(queue_mutex_);

@@ -259,7 +259,8 @@ int resume(Filesystem& fs, LockChangeListener& invalidator, Start& how) {
   };
   if (auto ok = ConnectionIo::install(se, state->connection_fd); !ok)
     return done(fail("cannot resume: " + ok.error().message));
-  if (auto ok = replay_init(se, *state); !ok) return done(fail("cannot resume: " + ok.error().message));
+  if (auto ok = replay_init(se, *state); !ok)
+    return done(fail("cannot resume: " + ok.error().message));
   // Inherited without close-on-exec for the switch: a child of this image must not get them.
   for (int fd : state->descriptors())
     fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);

@@ -2,8 +2,9 @@
 // An unprivileged process cannot unmount what root mounted, so the monitor takes the signals:
 // a stop (SIGTERM, SIGINT) detaches the mount lazily and lets the daemon serve the open
 // handles until the last is closed; a second stop or the grace period ends the daemon at once;
-// SIGUSR1 and SIGHUP (reload) are passed on as SIGUSR1, SIGUSR2 (upgrade in place) as itself. After the daemon ends, also by a
-// crash, it removes the mount, so that no stale ENOTCONN mount is left behind.
+// SIGUSR1 and SIGHUP (reload) are passed on as SIGUSR1, SIGUSR2 (upgrade in place) as itself. After
+// the daemon ends, also by a crash, it removes the mount, so that no stale ENOTCONN mount is left
+// behind.
 #pragma once
 
 #include <sys/types.h>

@@ -312,8 +312,7 @@ SavedHandle saved_handle(OpenHandle& handle) {
     h.held = handle.lock.mode();
   }
   h.since_ns =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(handle.since.time_since_epoch())
-          .count();
+      std::chrono::duration_cast<std::chrono::nanoseconds>(handle.since.time_since_epoch()).count();
   h.reason = handle.reason;
   return h;
 }
@@ -340,8 +339,8 @@ Result<std::shared_ptr<OpenHandle>> restored_handle(Filesystem& fs, SavedHandle&
   const auto since = std::chrono::system_clock::time_point(std::chrono::nanoseconds(h.since_ns));
   handle->since = since;
   if (h.lock_fd >= 0) {
-    auto lock = Lock::adopt(*fs.lock_root, handle->request.object.lock_path(),
-                            UniqueFd(h.lock_fd), UniqueFd(h.old_style_fd), h.held);
+    auto lock = Lock::adopt(*fs.lock_root, handle->request.object.lock_path(), UniqueFd(h.lock_fd),
+                            UniqueFd(h.old_style_fd), h.held);
     if (!lock) return lock.error();
     handle->adopt(std::move(lock.value()), since);
   }

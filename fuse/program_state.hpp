@@ -52,10 +52,10 @@ struct SavedWait {
   LockMode mode = LockMode::kShared;
   pid_t requester = 0;
   std::int64_t deadline_ms = -1;
-  int flags = 0;          ///< the open's flags
-  unsigned answer = 0;    ///< the open answer's bits: direct_io 1, keep_cache 2, noflush 4
-  std::uint64_t fh = 0;   ///< a flock's handle
-  SavedHandle handle;     ///< an open's handle (fh 0, no lock)
+  int flags = 0;         ///< the open's flags
+  unsigned answer = 0;   ///< the open answer's bits: direct_io 1, keep_cache 2, noflush 4
+  std::uint64_t fh = 0;  ///< a flock's handle
+  SavedHandle handle;    ///< an open's handle (fh 0, no lock)
 };
 
 struct ProgramState {

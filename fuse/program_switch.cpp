@@ -14,8 +14,8 @@
 #include <spdlog/spdlog.h>
 #include <climits>
 #include <cstdlib>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 
 #include "filesystem.hpp"
 #include "program_state.hpp"
@@ -175,8 +175,9 @@ Result<void> ProgramSwitch::preflight(int state_fd) const {
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
   std::string why = last_line(said);
-  if (why.empty()) why = WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
-                                           : "signal " + std::to_string(WTERMSIG(status));
+  if (why.empty())
+    why = WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
+                            : "signal " + std::to_string(WTERMSIG(status));
   return Error{EPROTO, program_ + " cannot take over: " + why};
 }
 

@@ -17,8 +17,7 @@ std::string open_node_text(Filesystem& fs, const Node& node) {
   std::ostringstream out;
   out << "pbs-lockfs " << PBS_LOCKFS_VERSION << "\n"
       << "pid: " << getpid() << "\n"
-      << fs.program.status_lines()
-      << "lock root: " << fs.lock_root->path() << "\n"
+      << fs.program.status_lines() << "lock root: " << fs.lock_root->path() << "\n"
       << "open handles: " << fs.lock_manager->total_handles() << "\n"
       << "waiting: " << fs.lock_manager->total_waiters() << "\n"
       << "timers: " << fs.lock_manager->pending_timers() << "\n"

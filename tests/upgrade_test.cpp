@@ -39,7 +39,8 @@ std::string exe_of(pid_t pid) {
 
 /// Runs `pbs-lockctl upgrade --mount MNT`; its exit code, with what it printed in `output`.
 int lockctl_upgrade(const std::string& mount, std::string& output) {
-  std::string command = std::string(PBS_LOCKCTL) + " upgrade --timeout 60 --mount " + mount + " 2>&1";
+  std::string command =
+      std::string(PBS_LOCKCTL) + " upgrade --timeout 60 --mount " + mount + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   char buffer[4096];
   output.clear();
@@ -134,7 +135,8 @@ TEST_F(UpgradeTest, EveryHeldLockStaysHeldAndTheNewProgramServes) {
 
   EXPECT_EQ(daemon_->daemon_pid(), daemon);
   EXPECT_EQ(exe_of(daemon), program()) << "the serving process runs the new file";
-  struct stat running {}, installed {};
+  struct stat running {
+  }, installed{};
   ASSERT_EQ(stat(("/proc/" + std::to_string(daemon) + "/exe").c_str(), &running), 0);
   ASSERT_EQ(stat(program().c_str(), &installed), 0);
   EXPECT_EQ(running.st_ino, installed.st_ino);
@@ -198,7 +200,8 @@ TEST_F(UpgradeTest, AProgramThatCannotTakeOverIsRefusedAndTheOldOneServesOn) {
   const std::string fresh = program() + ".new";
   {
     std::ofstream script(fresh);
-    script << "#!/bin/sh\necho 'cannot resume: state format 1 (this program reads 2)' >&2\nexit 1\n";
+    script
+        << "#!/bin/sh\necho 'cannot resume: state format 1 (this program reads 2)' >&2\nexit 1\n";
   }
   chmod(fresh.c_str(), 0755);
   ASSERT_EQ(rename(fresh.c_str(), program().c_str()), 0);
@@ -296,8 +299,7 @@ class UpgradeTimeoutTest : public UpgradeTest {
 TEST_F(UpgradeTimeoutTest, AWaitKeepsItsDeadline) {
   NodeHolder holder(node(kSnap1), O_WRONLY);
   const auto started = std::chrono::steady_clock::now();
-  HoldingChild waiter([&] { return open(node(kSnap1).c_str(), O_RDONLY) >= 0 ? 0 : errno; },
-                      false);
+  HoldingChild waiter([&] { return open(node(kSnap1).c_str(), O_RDONLY) >= 0 ? 0 : errno; }, false);
   ASSERT_TRUE(eventually([&] { return xattr(node(kSnap1), "user.pbs.waiters") == "1"; }));
   upgrade();
   EXPECT_EQ(waiter.result(10000), ETIMEDOUT);

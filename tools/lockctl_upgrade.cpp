@@ -80,8 +80,7 @@ int run_upgrade(const std::vector<std::string>& args) {
                   daemon, now["program"].c_str());
       return 0;
     }
-    std::fprintf(stderr, "pbs-lockctl: upgrade %s; pbs-lockfs serves on unchanged\n",
-                 last.c_str());
+    std::fprintf(stderr, "pbs-lockctl: upgrade %s; pbs-lockfs serves on unchanged\n", last.c_str());
     return 1;
   }
   std::fprintf(stderr, "pbs-lockctl: pbs-lockfs (pid %d) did not report an upgrade within %g s\n",

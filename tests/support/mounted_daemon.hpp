@@ -18,7 +18,8 @@ namespace pbs::test {
 
 class MountedDaemon {
  public:
-  /// Mounts at `mountpoint` (running `program`) with `options` (joined into one -o list) and waits until it answers.
+  /// Mounts at `mountpoint` (running `program`) with `options` (joined into one -o list) and waits
+  /// until it answers.
   MountedDaemon(std::string mountpoint, std::vector<std::string> options, std::string log_path,
                 std::chrono::seconds watchdog = std::chrono::seconds(90),
                 std::vector<std::string> environment = {}, std::function<void()> before_exec = {},
