@@ -83,7 +83,13 @@ ssize_t read_message(int fd, void* buf, size_t size, void*) {
 }  // namespace
 
 Result<void> ConnectionIo::install(fuse_session* se, int fd) {
-  static const fuse_custom_io io{write_message, read_message, nullptr, nullptr};
+  // Member by member: libfuse 3.17 has more members than 3.14 (clone_fd), left empty.
+  static const fuse_custom_io io = [] {
+    fuse_custom_io hooks{};
+    hooks.writev = write_message;
+    hooks.read = read_message;
+    return hooks;
+  }();
   if (int error = fuse_session_custom_io(se, &io, fd); error != 0) {
     return Error{-error, "cannot set the connection's IO hooks"};
   }
