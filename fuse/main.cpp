@@ -81,6 +81,16 @@ fuse_session* new_session(const Options& options, Filesystem* fs) {
   return se;
 }
 
+/// The session of `fs`, after blocking the stop, reload and upgrade signals: they stay blocked
+/// until each process and thread has its handler (a signal meanwhile is delivered then).
+fuse_session* blocked_session(Filesystem& fs) {
+  sigset_t signals = stop_signals();
+  sigset_t reload = reload_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  pthread_sigmask(SIG_BLOCK, &reload, nullptr);
+  return new_session(fs.options, &fs);
+}
+
 /// The whole content of descriptor `fd` (the state handed over), which is then closed.
 Result<std::string> read_state(int fd) {
   UniqueFd file(fd);
@@ -246,11 +256,7 @@ int resume(Filesystem& fs, LockChangeListener& invalidator, Start& how) {
   if (!data) return fail("cannot resume: " + data.error().message);
   auto state = ProgramState::decode(*data);
   if (!state) return fail("cannot resume: " + state.error().message);
-  sigset_t signals = stop_signals();
-  sigset_t reload = reload_signals();
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  pthread_sigmask(SIG_BLOCK, &reload, nullptr);
-  fuse_session* se = new_session(fs.options, &fs);
+  fuse_session* se = blocked_session(fs);
   if (se == nullptr) return fail("cannot resume: cannot create the FUSE session");
   fs.session = se;
   auto done = [&](int code) {
@@ -355,11 +361,7 @@ int start(int argc, char** argv) {
   fs.program.started(how.program.path());
   if (fs.options.resume_fd) return resume(fs, invalidator, how);
 
-  sigset_t signals = stop_signals();
-  sigset_t reload = reload_signals();
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  pthread_sigmask(SIG_BLOCK, &reload, nullptr);
-  fuse_session* se = new_session(fs.options, &fs);
+  fuse_session* se = blocked_session(fs);
   if (se == nullptr) return fail("cannot create the FUSE session");
   fs.session = se;
   // One pbs-lockfs per mountpoint: a second one stacked on top would hide the first, whose

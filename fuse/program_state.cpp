@@ -152,16 +152,18 @@ std::string ProgramState::encode() const {
     write_handle(out, h);
   out.number(next_fh);
   out.number(waits.size());
-  for (const auto& w : waits) {
+  for (const auto& [w, handle] : waits) {
     out.number(w.unique);
     out.number(w.is_open ? 1 : 0);
     out.number(static_cast<std::uint64_t>(w.mode));
     out.number(static_cast<std::uint64_t>(w.requester));
     out.number(static_cast<std::uint64_t>(w.deadline_ms + 1));
-    out.number(static_cast<std::uint64_t>(static_cast<unsigned>(w.flags)));
-    out.number(w.answer);
+    out.number(static_cast<std::uint64_t>(static_cast<unsigned>(w.fi.flags)));
+    // The open answer's bits.
+    out.number((w.fi.direct_io != 0 ? 1u : 0u) | (w.fi.keep_cache != 0 ? 2u : 0u) |
+               (w.fi.noflush != 0 ? 4u : 0u));
     out.number(w.fh);
-    if (w.is_open) write_handle(out, w.handle);  // a flock's handle is among the handles
+    if (w.is_open) write_handle(out, handle);  // a flock's handle is among the handles
   }
   out.number(directories.open.size());
   for (const auto& [fh, entries] : directories.open) {
@@ -209,17 +211,21 @@ Result<ProgramState> ProgramState::decode(std::string_view data) {
     state.handles.push_back(read_handle(in));
   state.next_fh = in.number("next fh");
   for (auto n = in.count("waits"); in.ok() && n > 0; --n) {
-    SavedWait w;
+    SavedWait wait;
+    SavedWaiter& w = wait.waiter;
     w.unique = in.number("wait unique");
     w.is_open = in.number("wait kind") != 0;
     w.mode = enumerated(in, "wait mode", LockMode::kExclusive);
     w.requester = static_cast<pid_t>(in.number("requester"));
     w.deadline_ms = static_cast<std::int64_t>(in.number("deadline")) - 1;
-    w.flags = static_cast<int>(in.number("open flags"));
-    w.answer = static_cast<unsigned>(in.number("open answer"));
+    w.fi.flags = static_cast<int>(in.number("open flags"));
+    const auto answer = in.number("open answer");
+    w.fi.direct_io = (answer & 1u) != 0;
+    w.fi.keep_cache = (answer & 2u) != 0;
+    w.fi.noflush = (answer & 4u) != 0;
     w.fh = in.number("wait fh");
-    if (w.is_open) w.handle = read_handle(in);
-    state.waits.push_back(std::move(w));
+    if (w.is_open) wait.handle = read_handle(in);
+    state.waits.push_back(std::move(wait));
   }
   for (auto n = in.count("directories"); in.ok() && n > 0; --n) {
     const std::uint64_t fh = in.number("directory fh");
@@ -251,7 +257,7 @@ std::vector<int> ProgramState::descriptors() const {
     }
   }
   for (const auto& w : waits) {
-    if (w.handle.opener_pidfd >= 0) fds.push_back(w.handle.opener_pidfd);
+    if (w.waiter.is_open && w.handle.opener_pidfd >= 0) fds.push_back(w.handle.opener_pidfd);
   }
   std::sort(fds.begin(), fds.end());
   fds.erase(std::unique(fds.begin(), fds.end()), fds.end());
@@ -277,12 +283,13 @@ Result<void> check_state(const ProgramState& state) {
       return Error{EINVAL, "state: an old-style lock without its lock file"};
   }
   std::set<std::uint64_t> uniques;
-  for (const auto& w : state.waits) {
+  for (const auto& [w, handle] : state.waits) {
     if (w.unique == 0 || !uniques.insert(w.unique).second)
       return Error{EINVAL, "state: a waiting request's id is 0 or twice"};
     if (!w.is_open && fhs.count(w.fh) == 0)
       return Error{EINVAL, "state: a waiting flock of an unknown handle"};
-    if (w.handle.lock_fd >= 0) return Error{EINVAL, "state: a waiting open holds a lock"};
+    if (w.is_open && handle.lock_fd >= 0)
+      return Error{EINVAL, "state: a waiting open holds a lock"};
   }
   for (const auto& [fh, entries] : state.directories.open) {
     if (fh == 0 || fh >= state.directories.next)
@@ -364,16 +371,9 @@ Result<ProgramState> capture_state(Filesystem& fs, int connection_fd) {
     state.handles.push_back(saved_handle(*handle));
   for (auto& w : *waiters) {
     SavedWait wait;
-    wait.unique = w.unique;
-    wait.is_open = w.is_open;
-    wait.mode = w.mode;
-    wait.requester = w.requester;
-    wait.deadline_ms = w.deadline_ms;
-    wait.flags = w.fi.flags;
-    wait.answer = (w.fi.direct_io != 0 ? 1u : 0u) | (w.fi.keep_cache != 0 ? 2u : 0u) |
-                  (w.fi.noflush != 0 ? 4u : 0u);
-    wait.fh = w.fh;
     if (w.is_open) wait.handle = saved_handle(*w.handle);
+    w.handle.reset();
+    wait.waiter = std::move(w);
     state.waits.push_back(std::move(wait));
   }
   state.next_fh = fs.lock_manager->next_fh();
@@ -393,24 +393,13 @@ Result<std::vector<SavedWaiter>> install_state(Filesystem& fs, ProgramState stat
     handles.push_back(std::move(handle.value()));
   }
   std::vector<SavedWaiter> waiters;
-  for (auto& w : state.waits) {
-    SavedWaiter waiter;
-    waiter.unique = w.unique;
-    waiter.is_open = w.is_open;
-    waiter.mode = w.mode;
-    waiter.requester = w.requester;
-    waiter.deadline_ms = w.deadline_ms;
-    waiter.fi.flags = w.flags;
-    waiter.fi.direct_io = (w.answer & 1u) != 0;
-    waiter.fi.keep_cache = (w.answer & 2u) != 0;
-    waiter.fi.noflush = (w.answer & 4u) != 0;
-    waiter.fh = w.fh;
+  for (auto& [w, saved] : state.waits) {
     if (w.is_open) {
-      auto handle = restored_handle(fs, w.handle, openers);
+      auto handle = restored_handle(fs, saved, openers);
       if (!handle) return handle.error();
-      waiter.handle = std::move(handle.value());
+      w.handle = std::move(handle.value());
     }
-    waiters.push_back(std::move(waiter));
+    waiters.push_back(std::move(w));
   }
   fs.lock_manager->adopt(std::move(handles), state.next_fh);
   restore_open_directories(std::move(state.directories));

@@ -45,17 +45,11 @@ struct SavedHandle {
   std::string reason;
 };
 
-/// A request waiting for a lock (LockManager's SavedWaiter), with its open's handle as saved.
+/// A request waiting for a lock: the lock manager's SavedWaiter (its `handle` left empty here),
+/// and an open's handle as saved (fh 0, no lock).
 struct SavedWait {
-  std::uint64_t unique = 0;
-  bool is_open = true;
-  LockMode mode = LockMode::kShared;
-  pid_t requester = 0;
-  std::int64_t deadline_ms = -1;
-  int flags = 0;         ///< the open's flags
-  unsigned answer = 0;   ///< the open answer's bits: direct_io 1, keep_cache 2, noflush 4
-  std::uint64_t fh = 0;  ///< a flock's handle
-  SavedHandle handle;    ///< an open's handle (fh 0, no lock)
+  SavedWaiter waiter;
+  SavedHandle handle;
 };
 
 struct ProgramState {

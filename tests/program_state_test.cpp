@@ -35,21 +35,22 @@ ProgramState sample() {
   state.handles = {held};
   state.next_fh = 5;
   SavedWait open;
-  open.unique = 900;
-  open.mode = LockMode::kShared;
-  open.requester = 4300;
-  open.deadline_ms = 2500;
-  open.flags = 0100000;
-  open.answer = 5;
+  open.waiter.unique = 900;
+  open.waiter.mode = LockMode::kShared;
+  open.waiter.requester = 4300;
+  open.waiter.deadline_ms = 2500;
+  open.waiter.fi.flags = 0100000;
+  open.waiter.fi.direct_io = 1;
+  open.waiter.fi.noflush = 1;
   open.handle = held;
   open.handle.fh = 0;
   open.handle.lock_fd = -1;
   open.handle.opener_pidfd = 9;
   SavedWait flock_wait;
-  flock_wait.unique = 902;
-  flock_wait.is_open = false;
-  flock_wait.mode = LockMode::kExclusive;
-  flock_wait.fh = 1;
+  flock_wait.waiter.unique = 902;
+  flock_wait.waiter.is_open = false;
+  flock_wait.waiter.mode = LockMode::kExclusive;
+  flock_wait.waiter.fh = 1;
   state.waits = {open, flock_wait};
   state.directories.open = {{1, {{"200", group}}}};
   state.directories.next = 2;
@@ -72,9 +73,11 @@ TEST(ProgramState, ReadsBackWhatWasWritten) {
   EXPECT_EQ(h.since_ns, written.handles[0].since_ns);
   EXPECT_EQ(h.lock_fd, 8);
   EXPECT_EQ(h.old_style_fd, -1);
-  EXPECT_EQ(read->waits.at(0).deadline_ms, 2500);
-  EXPECT_EQ(read->waits.at(1).deadline_ms, -1);
-  EXPECT_EQ(read->waits.at(1).fh, 1u);
+  EXPECT_EQ(read->waits.at(0).waiter.deadline_ms, 2500);
+  EXPECT_EQ(read->waits.at(0).waiter.fi.noflush, 1u);
+  EXPECT_EQ(read->waits.at(0).waiter.fi.keep_cache, 0u);
+  EXPECT_EQ(read->waits.at(1).waiter.deadline_ms, -1);
+  EXPECT_EQ(read->waits.at(1).waiter.fh, 1u);
   EXPECT_EQ(read->descriptors(), (std::vector<int>{3, 7, 8, 9}));
 }
 
@@ -101,7 +104,7 @@ TEST(ProgramState, RefusesAnotherFormatOrAContradiction) {
   twice.handles.push_back(twice.handles[0]);  // the same file handle, the same descriptor
   EXPECT_FALSE(ProgramState::decode(twice.encode()).ok());
   ProgramState unknown = sample();
-  unknown.waits[1].fh = 3;  // a flock of a handle that is not there
+  unknown.waits[1].waiter.fh = 3;  // a flock of a handle that is not there
   EXPECT_FALSE(ProgramState::decode(unknown.encode()).ok());
   ProgramState orphan = sample();
   orphan.inodes.entries[1].parent = 9;  // a node whose parent is not in the table
