@@ -576,7 +576,6 @@ Result<std::vector<SavedWaiter>> LockManager::saved_waiters() {
   for (const auto& [id, waiter] : waiting_)
     keys.insert(waiter->handle->lock_file);
   std::vector<SavedWaiter> saved;
-  const auto now = Clock::now();
   for (const auto& key : keys) {
     for (auto id : queue_->queued(key)) {
       const Waiter& w = *waiting_.at(id);
@@ -587,8 +586,9 @@ Result<std::vector<SavedWaiter>> LockManager::saved_waiters() {
       s.mode = w.mode;
       s.requester = w.requester;
       if (w.deadline != Clock::time_point::max()) {
-        s.deadline_ms = std::max<std::int64_t>(
-            0, std::chrono::duration_cast<std::chrono::milliseconds>(w.deadline - now).count());
+        s.deadline_ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(w.deadline.time_since_epoch())
+                .count();
       }
       s.fi = w.fi;
       if (w.is_open) {
@@ -617,7 +617,7 @@ void LockManager::resume_waiters(std::vector<SavedWaiter> waiters) {
       continue;
     }
     std::optional<Clock::time_point> deadline;
-    if (s.deadline_ms >= 0) deadline = Clock::now() + std::chrono::milliseconds(s.deadline_ms);
+    if (s.deadline_ns >= 0) deadline = Clock::time_point(std::chrono::nanoseconds(s.deadline_ns));
     const bool suspect = held_by_itself(*waiter->handle, s.requester, s.mode) != nullptr;
     enqueue(std::move(waiter), suspect, deadline);
   }

@@ -57,9 +57,11 @@ struct SavedWaiter {
   bool is_open = true;       ///< an open, or a flock(2) on handle `fh`
   LockMode mode = LockMode::kShared;
   pid_t requester = 0;
-  std::int64_t deadline_ms = -1;  ///< left of its wait_timeout; -1: none
-  fuse_file_info fi{};            ///< of an open: what its answer needs
-  std::uint64_t fh = 0;           ///< of a flock: the handle it converts
+  /// When its wait_timeout ends, on CLOCK_MONOTONIC (steady_clock, the same for every program
+  /// image until reboot), in nanoseconds; -1: none. The switch's own time counts in it.
+  std::int64_t deadline_ns = -1;
+  fuse_file_info fi{};   ///< of an open: what its answer needs
+  std::uint64_t fh = 0;  ///< of a flock: the handle it converts
   /// Of an open: the handle to register once granted (not registered yet).
   std::shared_ptr<OpenHandle> handle;
 };

@@ -157,7 +157,7 @@ std::string ProgramState::encode() const {
     out.number(w.is_open ? 1 : 0);
     out.number(static_cast<std::uint64_t>(w.mode));
     out.number(static_cast<std::uint64_t>(w.requester));
-    out.number(static_cast<std::uint64_t>(w.deadline_ms + 1));
+    out.number(static_cast<std::uint64_t>(w.deadline_ns + 1));
     out.number(static_cast<std::uint64_t>(static_cast<unsigned>(w.fi.flags)));
     // The open answer's bits.
     out.number((w.fi.direct_io != 0 ? 1u : 0u) | (w.fi.keep_cache != 0 ? 2u : 0u) |
@@ -217,7 +217,7 @@ Result<ProgramState> ProgramState::decode(std::string_view data) {
     w.is_open = in.number("wait kind") != 0;
     w.mode = enumerated(in, "wait mode", LockMode::kExclusive);
     w.requester = static_cast<pid_t>(in.number("requester"));
-    w.deadline_ms = static_cast<std::int64_t>(in.number("deadline")) - 1;
+    w.deadline_ns = static_cast<std::int64_t>(in.number("deadline")) - 1;
     w.fi.flags = static_cast<int>(in.number("open flags"));
     const auto answer = in.number("open answer");
     w.fi.direct_io = (answer & 1u) != 0;

@@ -38,7 +38,7 @@ ProgramState sample() {
   open.waiter.unique = 900;
   open.waiter.mode = LockMode::kShared;
   open.waiter.requester = 4300;
-  open.waiter.deadline_ms = 2500;
+  open.waiter.deadline_ns = 2500000000;
   open.waiter.fi.flags = 0100000;
   open.waiter.fi.direct_io = 1;
   open.waiter.fi.noflush = 1;
@@ -73,10 +73,10 @@ TEST(ProgramState, ReadsBackWhatWasWritten) {
   EXPECT_EQ(h.since_ns, written.handles[0].since_ns);
   EXPECT_EQ(h.lock_fd, 8);
   EXPECT_EQ(h.old_style_fd, -1);
-  EXPECT_EQ(read->waits.at(0).waiter.deadline_ms, 2500);
+  EXPECT_EQ(read->waits.at(0).waiter.deadline_ns, 2500000000);
   EXPECT_EQ(read->waits.at(0).waiter.fi.noflush, 1u);
   EXPECT_EQ(read->waits.at(0).waiter.fi.keep_cache, 0u);
-  EXPECT_EQ(read->waits.at(1).waiter.deadline_ms, -1);
+  EXPECT_EQ(read->waits.at(1).waiter.deadline_ns, -1);
   EXPECT_EQ(read->waits.at(1).waiter.fh, 1u);
   EXPECT_EQ(read->descriptors(), (std::vector<int>{3, 7, 8, 9}));
 }

@@ -58,15 +58,6 @@ void install_program(const std::string& source, const std::string& path) {
   ASSERT_EQ(rename(fresh.c_str(), path.c_str()), 0);
 }
 
-std::string status_field(const std::string& mount, const std::string& name) {
-  std::ifstream in(mount + "/.pbs-lockfs");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(name + ": ", 0) == 0) return line.substr(name.size() + 2);
-  }
-  return {};
-}
-
 /// The names a directory lists, read one small getdents64 at a time; `between` runs after the
 /// first read (the listing is then in progress).
 std::set<std::string> list_slowly(const std::string& dir, const std::function<void()>& between) {
@@ -140,8 +131,8 @@ TEST_F(UpgradeTest, EveryHeldLockStaysHeldAndTheNewProgramServes) {
   ASSERT_EQ(stat(("/proc/" + std::to_string(daemon) + "/exe").c_str(), &running), 0);
   ASSERT_EQ(stat(program().c_str(), &installed), 0);
   EXPECT_EQ(running.st_ino, installed.st_ino);
-  EXPECT_EQ(status_field(mnt_, "upgrade attempts"), "1");
-  EXPECT_EQ(status_field(mnt_, "last upgrade").rfind("done", 0), 0u);
+  EXPECT_EQ(mount_status(mnt_, "upgrade attempts"), "1");
+  EXPECT_EQ(mount_status(mnt_, "last upgrade").rfind("done", 0), 0u);
   // The real lock files: still held as before.
   EXPECT_FALSE(other_process_can_flock(lock_file(kSnap1), LOCK_EX));
   EXPECT_TRUE(other_process_can_flock(lock_file(kSnap1), LOCK_SH));
@@ -190,7 +181,7 @@ TEST_F(UpgradeTest, RequestsDuringTheSwitchAllSucceedAndAListingGoesOn) {
   EXPECT_EQ(failed.load(), 0);
   EXPECT_GT(done.load(), 0);
   EXPECT_EQ(across, everything);
-  EXPECT_EQ(status_field(mnt_, "upgrade attempts"), "3");
+  EXPECT_EQ(mount_status(mnt_, "upgrade attempts"), "3");
 }
 
 TEST_F(UpgradeTest, AProgramThatCannotTakeOverIsRefusedAndTheOldOneServesOn) {
@@ -208,7 +199,7 @@ TEST_F(UpgradeTest, AProgramThatCannotTakeOverIsRefusedAndTheOldOneServesOn) {
   std::string output;
   EXPECT_EQ(lockctl_upgrade(mnt_, output), 1) << output;
   EXPECT_NE(output.find("state format 1 (this program reads 2)"), std::string::npos) << output;
-  EXPECT_EQ(status_field(mnt_, "last upgrade").rfind("refused", 0), 0u);
+  EXPECT_EQ(mount_status(mnt_, "last upgrade").rfind("refused", 0), 0u);
   // Same process, same (old) program, same lock, and serving.
   EXPECT_EQ(daemon_->daemon_pid(), daemon);
   EXPECT_NE(exe_of(daemon).find("(deleted)"), std::string::npos);
@@ -304,9 +295,9 @@ TEST_F(UpgradeTimeoutTest, AWaitKeepsItsDeadline) {
   upgrade();
   EXPECT_EQ(waiter.result(10000), ETIMEDOUT);
   const auto waited = std::chrono::steady_clock::now() - started;
-  // Its 3 s counted from its start, not from the switch (which took a part of them).
+  // Its 3 s counted from its start, the switch's own time included.
   EXPECT_GE(waited, std::chrono::milliseconds(2900));
-  EXPECT_LT(waited, std::chrono::milliseconds(4500));
+  EXPECT_LT(waited, std::chrono::milliseconds(4000));
 }
 
 }  // namespace

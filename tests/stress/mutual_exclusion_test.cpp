@@ -288,24 +288,14 @@ std::string descriptors_of(pid_t pid) {
   return out;
 }
 
-/// The status file's `name:` value.
-std::string status_of(const std::string& mount, const std::string& name) {
-  std::ifstream in(mount + "/.pbs-lockfs");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(name + ": ", 0) == 0) return line.substr(name.size() + 2);
-  }
-  return {};
-}
-
 /// Asks the daemon for one upgrade in place and waits for its outcome: true when it was done.
 bool upgrade_once(const std::string& mount, pid_t daemon) {
-  const std::string before = status_of(mount, "upgrade attempts");
+  const std::string before = mount_status(mount, "upgrade attempts");
   if (kill(daemon, SIGUSR2) != 0) return false;
   std::string after;
-  eventually([&] { return (after = status_of(mount, "upgrade attempts")) != before; },
+  eventually([&] { return (after = mount_status(mount, "upgrade attempts")) != before; },
              std::chrono::seconds(30));
-  return after != before && status_of(mount, "last upgrade").rfind("done", 0) == 0;
+  return after != before && mount_status(mount, "last upgrade").rfind("done", 0) == 0;
 }
 
 void MutualExclusionStress::run(bool upgrading) {

@@ -26,6 +26,15 @@ bool is_fuse_mount(const std::string& path) {
   return statfs(path.c_str(), &st) == 0 && st.f_type == kFuseSuperMagic;
 }
 
+std::string mount_status(const std::string& mount, const std::string& name) {
+  std::ifstream in(mount + "/.pbs-lockfs");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name + ": ", 0) == 0) return line.substr(name.size() + 2);
+  }
+  return {};
+}
+
 long status_value(pid_t pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;

@@ -58,6 +58,9 @@ class MountedDaemon {
 
 /// Whether `path` is a pbs-lockfs (FUSE) mount that answers.
 bool is_fuse_mount(const std::string& path);
+/// A line of the mount's status file `<mount>/.pbs-lockfs`, e.g. mount_status(mnt, "pid"): the
+/// text after "pid: " (empty when missing).
+std::string mount_status(const std::string& mount, const std::string& name);
 /// A line of /proc/<pid>/status, e.g. status_value(pid, "Threads:").
 long status_value(pid_t pid, const std::string& field);
 
