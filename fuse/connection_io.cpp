@@ -47,6 +47,7 @@ DirectRequests& direct() {
 
 std::atomic<int> g_connection{-1};
 thread_local std::uint64_t t_current_unique = 0;
+thread_local std::uint64_t t_poll_kh = 0;
 
 std::string joined(const iovec* iov, int count) {
   std::string message;
@@ -99,10 +100,17 @@ Result<void> ConnectionIo::install(fuse_session* se, int fd) {
 
 bool ConnectionIo::request_read(const fuse_buf& buf) {
   t_current_unique = 0;
+  t_poll_kh = 0;
   if ((buf.flags & FUSE_BUF_IS_FD) != 0 || buf.size < sizeof(fuse_in_header)) return false;
   fuse_in_header header{};
   std::memcpy(&header, buf.mem, sizeof header);
   t_current_unique = header.unique;
+  if (header.opcode == FUSE_POLL && buf.size >= sizeof header + sizeof(fuse_poll_in)) {
+    fuse_poll_in poll{};
+    std::memcpy(&poll, static_cast<const char*>(buf.mem) + sizeof header, sizeof poll);
+    if ((poll.flags & FUSE_POLL_SCHEDULE_NOTIFY) != 0) t_poll_kh = poll.kh;
+    return false;
+  }
   if (header.opcode == FUSE_INTERRUPT && buf.size >= sizeof header + sizeof(fuse_interrupt_in)) {
     fuse_interrupt_in target{};
     std::memcpy(&target, static_cast<const char*>(buf.mem) + sizeof header, sizeof target);
@@ -124,6 +132,22 @@ bool ConnectionIo::request_read(const fuse_buf& buf) {
 
 std::uint64_t ConnectionIo::current_unique() {
   return t_current_unique;
+}
+
+std::uint64_t ConnectionIo::current_poll_kh() {
+  return t_poll_kh;
+}
+
+void ConnectionIo::notify_poll(std::uint64_t kh) {
+  fuse_notify_poll_wakeup_out wakeup{};
+  wakeup.kh = kh;
+  fuse_out_header header{};
+  header.unique = 0;  // a notification
+  header.error = FUSE_NOTIFY_POLL;
+  header.len = sizeof header + sizeof wakeup;
+  iovec parts[2] = {{&header, sizeof header}, {&wakeup, sizeof wakeup}};
+  while (writev(g_connection.load(), parts, 2) < 0 && errno == EINTR) {
+  }
 }
 
 bool ConnectionIo::reply(std::uint64_t unique, int error, const void* body, std::size_t size) {

@@ -35,6 +35,12 @@ class ConnectionIo {
   static bool request_read(const fuse_buf& buf);
   /// The unique id of the request this thread is processing (0 outside of one).
   static std::uint64_t current_unique();
+  /// Of a FUSE_POLL this thread is processing that asks to be woken: the kernel's id to wake it
+  /// by (0 otherwise).
+  static std::uint64_t current_poll_kh();
+  /// Wakes the poll the kernel knows as `kh` (FUSE_NOTIFY_POLL), without libfuse's poll handle
+  /// (which an earlier image had).
+  static void notify_poll(std::uint64_t kh);
   /// Answers request `unique` on the connection directly (for requests an earlier image read,
   /// which libfuse never saw): `error` (an errno, 0 for success) and the answer's body. False
   /// when the kernel no longer waits for it.

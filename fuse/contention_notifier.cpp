@@ -3,6 +3,8 @@
 
 #include <poll.h>
 
+#include "connection_io.hpp"
+
 namespace pbs::fs {
 
 ContentionNotifier::~ContentionNotifier() {
@@ -12,7 +14,7 @@ ContentionNotifier::~ContentionNotifier() {
   }
 }
 
-unsigned ContentionNotifier::poll(const OpenHandle& handle, fuse_pollhandle* ph) {
+unsigned ContentionNotifier::poll(const OpenHandle& handle, fuse_pollhandle* ph, std::uint64_t kh) {
   MutexLock lock(mutex_);
   unsigned revents = POLLIN | POLLOUT;  // a node can always be read (its status) and written
   if (!handle.holds()) {
@@ -23,6 +25,7 @@ unsigned ContentionNotifier::poll(const OpenHandle& handle, fuse_pollhandle* ph)
   if (ph != nullptr) {
     if (entry.ph != nullptr) fuse_pollhandle_destroy(entry.ph);
     entry.ph = ph;
+    entry.kh = kh;
   }
   if (entry.pending) revents |= POLLPRI;
   return revents;
@@ -65,6 +68,32 @@ void ContentionNotifier::let_go(const OpenHandle& handle) {
     fuse_pollhandle_destroy(found->second.ph);
   }
   entries_.erase(found);
+}
+
+std::vector<ContentionNotifier::Saved> ContentionNotifier::save() {
+  std::vector<Saved> saved;
+  MutexLock lock(mutex_);
+  for (const auto& [handle, entry] : entries_) {
+    if (entry.ph == nullptr && !entry.pending && entry.why.empty()) continue;
+    saved.push_back({handle->fh, entry.ph != nullptr ? entry.kh : 0, entry.pending, entry.why});
+  }
+  return saved;
+}
+
+void ContentionNotifier::restore(
+    const std::vector<Saved>& saved,
+    const std::function<std::shared_ptr<OpenHandle>(std::uint64_t)>& handles) {
+  std::vector<std::shared_ptr<OpenHandle>> found;  // looked up before mutex_ (a leaf)
+  for (const auto& s : saved)
+    found.push_back(handles(s.fh));
+  MutexLock lock(mutex_);
+  for (std::size_t i = 0; i < saved.size(); ++i) {
+    const Saved& s = saved[i];
+    if (found[i]) entries_[found[i].get()] = {nullptr, 0, s.pending, s.why};
+    // The earlier image's poll handle died with it: woken, the kernel polls this image, which
+    // keeps the new one (a wake-up without news is allowed: poll(2) looks again).
+    if (s.kh != 0) ConnectionIo::notify_poll(s.kh);
+  }
 }
 
 }  // namespace pbs::fs

@@ -14,8 +14,12 @@
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 
+#include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "lock_event_recorder.hpp"
 #include "mount_locks.hpp"
@@ -30,7 +34,20 @@ class ContentionNotifier : public ContentionListener {
 
   /// A holder's poll on `handle`: keeps `ph` (nullptr: the caller does not wait) to wake it,
   /// and returns POLLIN|POLLOUT, with POLLPRI while somebody wants the lock since its last read.
-  unsigned poll(const OpenHandle& handle, fuse_pollhandle* ph);
+  /// `kh`: the kernel's id for `ph` (what a program switch hands over).
+  unsigned poll(const OpenHandle& handle, fuse_pollhandle* ph, std::uint64_t kh = 0);
+  /// A holder's contention state, as a program switch hands it over.
+  struct Saved {
+    std::uint64_t fh = 0;  ///< the handle's
+    std::uint64_t kh = 0;  ///< of a poll waiting to be woken; 0: none
+    bool pending = false;
+    std::string why;
+  };
+  std::vector<Saved> save();
+  /// Takes over what save() returned in the previous image (`handles` by fh): the contention
+  /// states, and every poll that was waiting is woken (the kernel then polls this image).
+  void restore(const std::vector<Saved>& saved,
+               const std::function<std::shared_ptr<OpenHandle>(std::uint64_t)>& handles);
   /// The line a read of the node adds for this holder (empty when nobody wanted its lock), and
   /// the end of POLLPRI until somebody wants it again.
   std::string read_by(const OpenHandle& handle);
@@ -42,6 +59,7 @@ class ContentionNotifier : public ContentionListener {
  private:
   struct Entry {
     fuse_pollhandle* ph = nullptr;
+    std::uint64_t kh = 0;  ///< the kernel's id for ph
     bool pending = false;  ///< wanted since the holder last read its node
     std::string why;       ///< the last contention, as the status text says it
   };

@@ -102,7 +102,8 @@ void LockEventRecorder::queue(EventId id, bool ended, ProcessRef process) {
   pending_.push_back({id, ended, std::move(process)});
 }
 
-void LockEventRecorder::hold_changed(const OpenHandle& handle) {
+void LockEventRecorder::hold_changed(const OpenHandle& handle,
+                                     std::optional<std::chrono::system_clock::time_point> since) {
   const bool holds = handle.holds();
   const LockMode mode = handle.held_mode();
   std::optional<Held> ended;
@@ -133,7 +134,12 @@ void LockEventRecorder::hold_changed(const OpenHandle& handle) {
     if (contention_ != nullptr) contention_->let_go(handle);
     return;
   }
-  EventId id = begin(mount_event(handle, LockEvent::Type::kHold, mode, handle.opener.pid()));
+  LockEvent event = mount_event(handle, LockEvent::Type::kHold, mode, handle.opener.pid());
+  if (since) {
+    event.start = *since;
+    event.note = "held since before an upgrade in place of the daemon";
+  }
+  EventId id = begin(std::move(event));
   {
     MutexLock lock(mutex_);
     holds_[&handle] = {id, mode};

@@ -45,7 +45,10 @@ class LockEventRecorder {
 
   // Through the mount; called by the LockManager on whichever thread made the change.
   /// `handle`'s hold changed (taken, converted, let go): its hold event is started or ended.
-  void hold_changed(const OpenHandle& handle);
+  /// `since`: when a hold begun in an earlier program image of the daemon began (the event
+  /// starts then, not now).
+  void hold_changed(const OpenHandle& handle,
+                    std::optional<std::chrono::system_clock::time_point> since = std::nullopt);
   /// The holder of `handle` wrote `reason`: its hold event shows it from now on.
   void reason_written(const OpenHandle& handle, const std::string& reason);
   EventId wait_started(const OpenHandle& handle, LockMode mode, pid_t requester);

@@ -634,7 +634,16 @@ std::uint64_t LockManager::next_fh() const {
 
 void LockManager::adopt(std::vector<std::shared_ptr<OpenHandle>> handles, std::uint64_t next_fh) {
   for (auto& handle : handles) {
-    if (handle->holds()) changed(*handle);  // in the history from now, and `ls -l` fresh
+    if (handle->holds()) {
+      // In the history (from when it was taken), and `ls -l` fresh.
+      std::chrono::system_clock::time_point since;
+      {
+        MutexLock hold(handle->mutex);
+        since = handle->since;
+      }
+      if (recorder_ != nullptr) recorder_->hold_changed(*handle, since);
+      if (listener_ != nullptr) listener_->changed(handle->request.object);
+    }
     MutexLock lock(registry_mutex_);
     by_fh_[handle->fh] = handle;
     handles_[handle->lock_file].push_back(std::move(handle));

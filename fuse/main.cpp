@@ -184,7 +184,7 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
   MountHoldersService holders(fs);
   if (auto ok = holders.start(); !ok) return fail("holders service: " + ok.error().message);
   StopSignals stop_handlers(se);
-  SignalThread reload(SIGUSR1, [&fs] { fs.stores->reload(); });
+
   InodeTrimmer trimmer(se, fs.inodes, fs.options.max_inodes);
   sigset_t signals = stop_signals();
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
@@ -193,9 +193,10 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
   // All workers from the start, and they stay: under bursts of many clients, starting and ending
   // threads cost more than the requests (measured in tests/bench/README.md, throughput rows).
   FuseWorkers workers(se, fs.options.max_threads);
-  // `pbs-lockctl upgrade`: the workers pause, and the program is replaced (or not, and they go
-  // on serving).
-  SignalThread upgrade(SIGUSR2, [&workers] { workers.pause(); });
+  // A reload (SIGUSR1) re-reads the datastores; `pbs-lockctl upgrade` (SIGUSR2) pauses the
+  // workers, and the program is replaced (or not, and they go on serving). One thread for both.
+  SignalThread signal_actions(
+      {{SIGUSR1, [&fs] { fs.stores->reload(); }}, {SIGUSR2, [&workers] { workers.pause(); }}});
   // Once the session has ended, the rest must take seconds at most (teardown_watchdog.hpp).
   TeardownWatchdog watchdog(kTeardownLimit);
   int rc = 0;

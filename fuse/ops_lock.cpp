@@ -170,7 +170,7 @@ void op_poll(Request& req, fuse_ino_t ino, fuse_file_info* fi, fuse_pollhandle* 
     if (ph != nullptr) fuse_pollhandle_destroy(ph);
     return req.poll(POLLIN | POLLOUT);
   }
-  req.poll(Filesystem::of(req).contention->poll(*handle, ph));
+  req.poll(Filesystem::of(req).contention->poll(*handle, ph, ConnectionIo::current_poll_kh()));
 }
 
 void op_setattr(Request& req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {

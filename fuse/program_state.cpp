@@ -165,6 +165,13 @@ std::string ProgramState::encode() const {
     out.number(w.fh);
     if (w.is_open) write_handle(out, handle);  // a flock's handle is among the handles
   }
+  out.number(contention.size());
+  for (const auto& c : contention) {
+    out.number(c.fh);
+    out.number(c.kh);
+    out.number(c.pending ? 1 : 0);
+    out.text(c.why);
+  }
   out.number(directories.open.size());
   for (const auto& [fh, entries] : directories.open) {
     out.number(fh);
@@ -226,6 +233,14 @@ Result<ProgramState> ProgramState::decode(std::string_view data) {
     w.fh = in.number("wait fh");
     if (w.is_open) wait.handle = read_handle(in);
     state.waits.push_back(std::move(wait));
+  }
+  for (auto n = in.count("contention"); in.ok() && n > 0; --n) {
+    ContentionNotifier::Saved c;
+    c.fh = in.number("contention fh");
+    c.kh = in.number("poll kh");
+    c.pending = in.number("contention pending") != 0;
+    c.why = in.text("contention");
+    state.contention.push_back(std::move(c));
   }
   for (auto n = in.count("directories"); in.ok() && n > 0; --n) {
     const std::uint64_t fh = in.number("directory fh");
@@ -290,6 +305,9 @@ Result<void> check_state(const ProgramState& state) {
       return Error{EINVAL, "state: a waiting flock of an unknown handle"};
     if (w.is_open && handle.lock_fd >= 0)
       return Error{EINVAL, "state: a waiting open holds a lock"};
+  }
+  for (const auto& c : state.contention) {
+    if (fhs.count(c.fh) == 0) return Error{EINVAL, "state: contention of an unknown handle"};
   }
   for (const auto& [fh, entries] : state.directories.open) {
     if (fh == 0 || fh >= state.directories.next)
@@ -377,6 +395,7 @@ Result<ProgramState> capture_state(Filesystem& fs, int connection_fd) {
     state.waits.push_back(std::move(wait));
   }
   state.next_fh = fs.lock_manager->next_fh();
+  state.contention = fs.contention->save();
   state.directories = save_open_directories();
   state.texts = fs.snapshots.save();
   return state;
@@ -402,6 +421,8 @@ Result<std::vector<SavedWaiter>> install_state(Filesystem& fs, ProgramState stat
     waiters.push_back(std::move(w));
   }
   fs.lock_manager->adopt(std::move(handles), state.next_fh);
+  fs.contention->restore(state.contention,
+                         [&fs](std::uint64_t fh) { return fs.lock_manager->handle_of(fh); });
   restore_open_directories(std::move(state.directories));
   fs.snapshots.restore(std::move(state.texts));
   return waiters;

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "contention_notifier.hpp"
 #include "inode_table.hpp"
 #include "lock.hpp"
 #include "lock_manager.hpp"
@@ -64,6 +65,8 @@ struct ProgramState {
   std::vector<SavedHandle> handles;
   std::uint64_t next_fh = 1;
   std::vector<SavedWait> waits;  ///< per lock file in queue order
+  /// Holders told (or to tell) that somebody wants their lock, and their waiting polls.
+  std::vector<ContentionNotifier::Saved> contention;
   SavedDirectories directories;
   SnapshotFiles::Saved texts;
   std::uint64_t upgrades = 0;  ///< program switches so far, this one included

@@ -6,24 +6,25 @@
 
 namespace pbs::fs {
 
-SignalThread::SignalThread(int signal, std::function<void()> action)
-    : signal_(signal), action_(std::move(action)), thread_([this] { run(); }) {}
+SignalThread::SignalThread(std::map<int, std::function<void()>> actions)
+    : actions_(std::move(actions)), thread_([this] { run(); }) {}
 
 SignalThread::~SignalThread() {
   stopping_ = true;
-  pthread_kill(thread_.native_handle(), signal_);
+  pthread_kill(thread_.native_handle(), actions_.begin()->first);
   thread_.join();
 }
 
 void SignalThread::run() {
   sigset_t set;
   sigemptyset(&set);
-  sigaddset(&set, signal_);
+  for (const auto& [signal, action] : actions_)
+    sigaddset(&set, signal);
   for (;;) {
     int signal = 0;
     if (sigwait(&set, &signal) != 0) continue;
     if (stopping_) return;
-    action_();
+    if (auto found = actions_.find(signal); found != actions_.end()) found->second();
   }
 }
 

@@ -52,6 +52,7 @@ ProgramState sample() {
   flock_wait.waiter.mode = LockMode::kExclusive;
   flock_wait.waiter.fh = 1;
   state.waits = {open, flock_wait};
+  state.contention = {{1, 77, true, "a wait (exclusive, pid 4300) at 2026-12-03T02:00:00.000Z"}};
   state.directories.open = {{1, {{"200", group}}}};
   state.directories.next = 2;
   state.texts.texts = {{1, "{\"type\":\"hold\"}\n"}};
@@ -78,6 +79,8 @@ TEST(ProgramState, ReadsBackWhatWasWritten) {
   EXPECT_EQ(read->waits.at(0).waiter.fi.keep_cache, 0u);
   EXPECT_EQ(read->waits.at(1).waiter.deadline_ns, -1);
   EXPECT_EQ(read->waits.at(1).waiter.fh, 1u);
+  EXPECT_EQ(read->contention.at(0).kh, 77u);
+  EXPECT_TRUE(read->contention.at(0).pending);
   EXPECT_EQ(read->descriptors(), (std::vector<int>{3, 7, 8, 9}));
 }
 
@@ -106,6 +109,9 @@ TEST(ProgramState, RefusesAnotherFormatOrAContradiction) {
   ProgramState unknown = sample();
   unknown.waits[1].waiter.fh = 3;  // a flock of a handle that is not there
   EXPECT_FALSE(ProgramState::decode(unknown.encode()).ok());
+  ProgramState contended = sample();
+  contended.contention[0].fh = 4;  // contention of a handle that is not there
+  EXPECT_FALSE(ProgramState::decode(contended.encode()).ok());
   ProgramState orphan = sample();
   orphan.inodes.entries[1].parent = 9;  // a node whose parent is not in the table
   EXPECT_FALSE(ProgramState::decode(orphan.encode()).ok());

@@ -4,6 +4,7 @@
 // all succeed, and a program that cannot take over is refused while the old one serves on.
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -141,6 +142,15 @@ TEST_F(UpgradeTest, EveryHeldLockStaysHeldAndTheNewProgramServes) {
   for (std::size_t i = 0; i < nodes.size(); ++i)
     EXPECT_EQ(xattr(nodes[i], "user.pbs.status"), before[i]) << nodes[i];
   EXPECT_EQ(xattr(node(group + "/.lock"), "user.pbs.reason"), "prune ct/200\n");
+  // The history of the new program has the holds, from when they were taken.
+  std::ifstream events_file(mnt_ + "/.pbs-lockfs-events");
+  std::string events((std::istreambuf_iterator<char>(events_file)), {});
+  const std::size_t hold = events.find("\"object\":\"ct/200\"");
+  ASSERT_NE(hold, std::string::npos) << events;
+  const std::size_t start = events.rfind('\n', hold) + 1;  // npos + 1: the first line
+  const std::string line = events.substr(start, events.find('\n', hold) - start);
+  EXPECT_NE(line.find("held since before an upgrade"), std::string::npos) << line;
+  EXPECT_EQ(line.find("\"end\":null") != std::string::npos, true) << line;
   // Closing through the new program releases; new locks are taken as ever.
   with_reason.release();
   EXPECT_TRUE(eventually([&] { return other_process_can_flock(lock_file(group), LOCK_EX); }));
@@ -280,6 +290,34 @@ TEST_F(UpgradeTest, AWaiterSignalledAfterTheSwitchGetsEintr) {
   EXPECT_EQ(waiter.result(10000), EINTR) << daemon_->log();
   EXPECT_TRUE(eventually([&] { return xattr(node(kSnap1), "user.pbs.waiters") == "0"; }));
   EXPECT_FALSE(other_process_can_flock(lock_file(kSnap1), LOCK_SH)) << "the holder still holds";
+}
+
+TEST_F(UpgradeTest, AHolderIsStillToldWhenSomebodyWantsItsLock) {
+  int fd = open(node(kSnap1).c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  // Wanted before the switch: POLLPRI after it, until the holder reads its node.
+  EXPECT_EQ(child_open_errno(node(kSnap1), O_RDONLY | O_NONBLOCK), EWOULDBLOCK);
+  upgrade();
+  pollfd at_once{fd, POLLPRI, 0};
+  EXPECT_EQ(poll(&at_once, 1, 1000), 1);
+  EXPECT_TRUE(at_once.revents & POLLPRI);
+  char text[4096];
+  EXPECT_GT(pread(fd, text, sizeof text, 0), 0);
+  // A poll waiting across a switch is woken when somebody wants the lock after it.
+  std::atomic<int> revents{-1};
+  std::thread poller([&] {
+    pollfd p{fd, POLLPRI, 0};
+    revents = poll(&p, 1, 20000) == 1 ? p.revents : 0;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the poll waits in the kernel
+  upgrade();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(revents.load(), -1) << "woken without news";
+  EXPECT_EQ(child_open_errno(node(kSnap1), O_RDONLY | O_NONBLOCK), EWOULDBLOCK);
+  EXPECT_TRUE(eventually([&] { return revents.load() != -1; }, std::chrono::seconds(5)));
+  EXPECT_TRUE(revents.load() & POLLPRI);
+  poller.join();
+  close(fd);
 }
 
 class UpgradeTimeoutTest : public UpgradeTest {
