@@ -623,10 +623,6 @@ void LockManager::resume_waiters(std::vector<SavedWaiter> waiters) {
   }
 }
 
-std::size_t LockManager::requests_in_hand() const {
-  return g_waiters_alive.load();
-}
-
 std::uint64_t LockManager::next_fh() const {
   MutexLock lock(registry_mutex_);
   return next_fh_;

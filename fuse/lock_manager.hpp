@@ -122,9 +122,6 @@ class LockManager : public MountLocks {
   /// Queues the requests an earlier image handed over, in their order (after start()).
   void resume_waiters(std::vector<SavedWaiter> waiters);
   std::size_t total_waiters() const;
-  /// Requests the manager has taken and not answered yet: waiting, interrupted, or granted with
-  /// the answer on its way.
-  std::size_t requests_in_hand() const;
   std::size_t total_handles() const;
   /// Re-checks and deadlines scheduled: at most one per lock file with waiters.
   std::size_t pending_timers() const;

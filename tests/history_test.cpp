@@ -25,15 +25,9 @@ namespace {
 using namespace std::chrono_literals;
 
 std::string output_of(const std::string& command, int* code = nullptr) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buffer[65536];
-  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe))
-    out.append(buffer, n);
-  int status = pclose(pipe);
-  if (code != nullptr) *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  CommandOutput ran = run_command(command);
+  if (code != nullptr) *code = ran.code;
+  return ran.out;
 }
 
 class HistoryTest : public MountTest {

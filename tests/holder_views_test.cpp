@@ -38,21 +38,7 @@ std::string xattr_of(const std::string& path, const char* name) {
 }
 
 // Output and exit code of a shell command line.
-struct Ran {
-  std::string out;
-  int code = -1;
-};
-Ran run(const std::string& command) {
-  Ran ran;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return ran;
-  char buffer[65536];
-  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe))
-    ran.out.append(buffer, n);
-  int status = pclose(pipe);
-  ran.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return ran;
-}
+using Ran = CommandOutput;
 
 std::string lockctl(const std::string& args) {
   return std::string(PBS_LOCKCTL) + " list " + args;
@@ -75,11 +61,11 @@ class HolderViewsTest : public MountTest {
   }
   // `pbs-lockctl list --json`, one line per lock: "object pid via command".
   Ran json_rows(const std::string& args = "") {
-    return run(lockctl(base() + " --json " + args) +
-               " | python3 -c 'import json,sys\n"
-               "for l in json.load(sys.stdin)[\"locks\"]:\n"
-               "  print(l[\"object\"], l[\"pid\"], l[\"via\"], ascii(l[\"command\"]), "
-               "ascii(l[\"reason\"]))'");
+    return run_command(lockctl(base() + " --json " + args) +
+                       " | python3 -c 'import json,sys\n"
+                       "for l in json.load(sys.stdin)[\"locks\"]:\n"
+                       "  print(l[\"object\"], l[\"pid\"], l[\"via\"], ascii(l[\"command\"]), "
+                       "ascii(l[\"reason\"]))'");
   }
 };
 
@@ -186,7 +172,7 @@ TEST_F(HolderViewsTest, HostileCommandNamesAndReasonsCannotForgeOrHideAHolder) {
             std::string::npos)
       << rows.out;
   EXPECT_EQ(rows.out.find("systemd"), std::string::npos) << rows.out;
-  run("pkill -KILL -u 65534 -x pbs-lockfs");
+  run_command("pkill -KILL -u 65534 -x pbs-lockfs");
 }
 
 // Point 3: a thousand holders. `getfattr` works (the list is cut at 64 KiB and says so), the open
@@ -203,7 +189,7 @@ TEST_F(HolderViewsTest, AThousandHoldersAreAllListedAndTheAttributeStaysReadable
     ASSERT_GE(fd, 0) << i << ": " << strerror(errno);
     fds.push_back(fd);
   }
-  Ran getfattr = run("getfattr --only-values -n user.pbs.holders " + node(kSnap1));
+  Ran getfattr = run_command("getfattr --only-values -n user.pbs.holders " + node(kSnap1));
   EXPECT_EQ(getfattr.code, 0);
   EXPECT_LE(getfattr.out.size(), 65536u);
   EXPECT_NE(getfattr.out.find("more line(s) left out (64 KiB limit)"), std::string::npos);
@@ -234,7 +220,7 @@ TEST_F(HolderViewsTest, ListTimesOutOnAStoppedDaemonAndRefusesWhatIsNotALockRoot
   ASSERT_GT(daemon, 0);
   ASSERT_EQ(kill(daemon, SIGSTOP), 0);
   auto started = std::chrono::steady_clock::now();
-  Ran stopped = run("timeout 20 " + lockctl(base()) + " 2>&1");
+  Ran stopped = run_command("timeout 20 " + lockctl(base()) + " 2>&1");
   auto took = std::chrono::steady_clock::now() - started;
   kill(daemon, SIGCONT);
   EXPECT_EQ(stopped.code, 0) << stopped.out;
@@ -243,10 +229,10 @@ TEST_F(HolderViewsTest, ListTimesOutOnAStoppedDaemonAndRefusesWhatIsNotALockRoot
   EXPECT_NE(stopped.out.find("pbs-lockfs"), std::string::npos) << stopped.out;
   close(fd);
 
-  Ran missing = run(lockctl("--lock-root " + (dir_ / "nonexistent")) + " 2>&1");
+  Ran missing = run_command(lockctl("--lock-root " + (dir_ / "nonexistent")) + " 2>&1");
   EXPECT_EQ(missing.code, 2);
   EXPECT_NE(missing.out.find("No such file or directory"), std::string::npos) << missing.out;
-  Ran etc = run(lockctl("--lock-root /etc") + " 2>&1");
+  Ran etc = run_command(lockctl("--lock-root /etc") + " 2>&1");
   EXPECT_EQ(etc.code, 2);
   EXPECT_NE(etc.out.find("/etc is not a PBS lock root"), std::string::npos) << etc.out;
 }
@@ -270,7 +256,7 @@ TEST_F(HolderViewsTest, ReasonsWithAnyBytesGiveValidJsonAndNoRawControlCharacter
     EXPECT_EQ(value.find('\xff'), std::string::npos) << name;
     EXPECT_NE(value.find("\\xff\\xfe \\x1b[31mred"), std::string::npos) << name << ": " << value;
   }
-  Ran table = run(lockctl(base()));
+  Ran table = run_command(lockctl(base()));
   EXPECT_EQ(table.out.find('\x1b'), std::string::npos);
 }
 

@@ -209,13 +209,7 @@ std::string lockctl_list(const std::string& args) {
                         " --json | python3 -c 'import json,sys\n"
                         "for l in json.load(sys.stdin)[\"locks\"]:\n"
                         "  print(l[\"object\"], l[\"mode\"], l[\"pid\"], l[\"via\"], l[\"ns\"])'";
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[4096];
-  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe))
-    out.append(buffer, n);
-  pclose(pipe);
-  return out;
+  return run_command(command).out;
 }
 
 TEST_F(LockStateTest, LockctlListShowsEveryHolderWithTheRealRequesters) {

@@ -1,13 +1,17 @@
 // `pbs-lockctl path` agrees byte for byte with PBS's vectors; bad input exits 2 with one line.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "other_process.hpp"
 
 namespace {
+
+using pbs::test::CommandOutput;
+using pbs::test::run_command;
 
 struct Output {
   int exit_code = -1;
@@ -26,14 +30,8 @@ Output run(const std::vector<std::string>& args, bool capture_stderr = false) {
   for (const auto& a : args)
     command += " " + quote(a);
   command += capture_stderr ? " 2>&1 >/dev/null" : " 2>/dev/null";
-  Output result;
-  FILE* pipe = popen(command.c_str(), "r");
-  std::array<char, 4096> buffer{};
-  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe))
-    result.out.append(buffer.data(), n);
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  CommandOutput ran = run_command(command);
+  return {ran.code, ran.out};
 }
 
 constexpr const char* kRoot = "/run/proxmox-backup/locks/store1/";

@@ -42,13 +42,9 @@ std::string exe_of(pid_t pid) {
 int lockctl_upgrade(const std::string& mount, std::string& output) {
   std::string command =
       std::string(PBS_LOCKCTL) + " upgrade --timeout 60 --mount " + mount + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[4096];
-  output.clear();
-  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe))
-    output.append(buffer, n);
-  int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  CommandOutput ran = run_command(command);
+  output = ran.out;
+  return ran.code;
 }
 
 /// Installs `source` at `path` as a package does: a new file renamed over the old one.

@@ -76,6 +76,18 @@ void FlockHolder::release() {
   pid_ = -1;
 }
 
+CommandOutput run_command(const std::string& command) {
+  CommandOutput ran;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return ran;
+  char buffer[65536];
+  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe))
+    ran.out.append(buffer, n);
+  int status = pclose(pipe);
+  ran.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return ran;
+}
+
 pid_t spawn_command(const std::vector<std::string>& argv) {
   std::vector<char*> args;
   for (const auto& a : argv)

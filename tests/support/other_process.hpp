@@ -50,6 +50,14 @@ struct OrphanedHold {
   ~OrphanedHold();
 };
 
+/// What a shell command (run by popen) printed on standard output, and its exit code (128 + the
+/// signal when it was killed; -1 when it could not run).
+struct CommandOutput {
+  std::string out;
+  int code = -1;
+};
+CommandOutput run_command(const std::string& command);
+
 /// Starts a command (e.g. {"flock", "-x", path, "sleep", "600"}) in a new process group and
 /// returns its pid.
 pid_t spawn_command(const std::vector<std::string>& argv);
