@@ -91,8 +91,8 @@ fuse_session* blocked_session(Filesystem& fs) {
   return new_session(fs.options, &fs);
 }
 
-/// The whole content of descriptor `fd` (the state handed over), which is then closed.
-Result<std::string> read_state(int fd) {
+/// The state handed over in descriptor `fd` (which is then closed), decoded.
+Result<ProgramState> read_state(int fd) {
   UniqueFd file(fd);
   std::string data;
   char chunk[65536];
@@ -101,7 +101,7 @@ Result<std::string> read_state(int fd) {
     ssize_t n = pread(file.get(), chunk, sizeof chunk, static_cast<off_t>(data.size()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return sys_error("read", "the state handed over");
-    if (n == 0) return data;
+    if (n == 0) return ProgramState::decode(data);
     data.append(chunk, static_cast<std::size_t>(n));
   }
 }
@@ -122,9 +122,7 @@ Result<void> replay_init(fuse_session* se, const ProgramState& state) {
 /// --check-resume: whether this program could take over the state in `fd` (exit 0), or why
 /// not (a line on stderr, exit 1). Touches nothing: no connection, no lock.
 int check_resume(const Options& options) {
-  auto data = read_state(*options.check_resume_fd);
-  if (!data) return fail("cannot resume: " + data.error().message);
-  auto state = ProgramState::decode(*data);
+  auto state = read_state(*options.check_resume_fd);
   if (!state) return fail("cannot resume: " + state.error().message);
   fuse_session* se = new_session(options, nullptr);
   if (se == nullptr) return fail("cannot resume: cannot create a FUSE session");
@@ -153,9 +151,8 @@ bool still_mounted(const std::string& device) {
 /// How the daemon came to serve: mounted by this image, or taken over from an earlier one.
 struct Start {
   bool resumed = false;
-  std::uint64_t upgrade_attempts = 0;  ///< program switches asked so far
-  ProgramSwitch program;               ///< what an upgrade runs
-  std::vector<SavedWaiter> waiters;    ///< handed over, queued once the lock manager runs
+  ProgramSwitch program;             ///< what an upgrade runs
+  std::vector<SavedWaiter> waiters;  ///< handed over, queued once the lock manager runs
 };
 
 int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& mounted,
@@ -206,12 +203,12 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
         spdlog::warn("no teardown watchdog: {}", ok.error().message);
     });
     if (!workers.paused()) break;
-    const std::uint64_t attempt = ++start.upgrade_attempts;
+    const std::uint64_t attempt = fs.program.attempt();
     spdlog::info("upgrade asked: pausing to hand the mount over to {}", start.program.path());
     Error why = start.program.replace(fs, fuse_session_fd(se), attempt);
     // Still here: nothing was handed over.
     spdlog::error("upgrade refused, serving on with this program: {}", why.message);
-    fs.program.refused(attempt, why.message);
+    fs.program.refused(why.message);
   }
   if (int signal = StopSignals::received(); signal != 0) {
     spdlog::info("signal {}: ending now, which releases every lock still held", signal);
@@ -253,9 +250,7 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
 /// options.resume_fd: take over its connection and everything open, and serve. A failure here
 /// ends the daemon (its locks with it): the pre-flight check ran this same code on this state.
 int resume(Filesystem& fs, LockChangeListener& invalidator, Start& how) {
-  auto data = read_state(*fs.options.resume_fd);
-  if (!data) return fail("cannot resume: " + data.error().message);
-  auto state = ProgramState::decode(*data);
+  auto state = read_state(*fs.options.resume_fd);
   if (!state) return fail("cannot resume: " + state.error().message);
   fuse_session* se = blocked_session(fs);
   if (se == nullptr) return fail("cannot resume: cannot create the FUSE session");
@@ -272,14 +267,14 @@ int resume(Filesystem& fs, LockChangeListener& invalidator, Start& how) {
   for (int fd : state->descriptors())
     fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
   how.resumed = true;
-  how.upgrade_attempts = state->upgrades;
   const std::string from = state->version;
+  const std::uint64_t state_upgrades = state->upgrades;
   const std::size_t handles = state->handles.size();
   const std::size_t waits = state->waits.size();
   auto waiters = install_state(fs, std::move(state.value()));
   if (!waiters) return done(fail("cannot resume: " + waiters.error().message));
   how.waiters = std::move(waiters.value());
-  fs.program.resumed(how.upgrade_attempts, from);
+  fs.program.resumed(state_upgrades, from);
   std::optional<MountIdentity> mounted = mount_identity(fs.options.mountpoint);
   spdlog::info(
       "took over {} from pbs-lockfs {}: {} open handle(s), their locks held throughout, and {} "
@@ -311,7 +306,7 @@ int start(int argc, char** argv) {
     if (!arg.starts_with("--resume=") && !arg.starts_with("--check-resume="))
       arguments.emplace_back(arg);
   }
-  Start how{false, 0, ProgramSwitch(ProgramSwitch::running_program(), std::move(arguments)), {}};
+  Start how{false, ProgramSwitch(ProgramSwitch::running_program(), std::move(arguments)), {}};
 
   Filesystem fs;
   AttributeInvalidator invalidator(fs.inodes, fs.session);

@@ -92,9 +92,13 @@ void ProgramRecord::resumed(std::uint64_t attempts, const std::string& from_vers
   last_ = "done at " + now_text() + " (from pbs-lockfs " + from_version + ")";
 }
 
-void ProgramRecord::refused(std::uint64_t attempt, const std::string& why) {
+std::uint64_t ProgramRecord::attempt() {
   MutexLock lock(mutex_);
-  attempts_ = attempt;
+  return ++attempts_;
+}
+
+void ProgramRecord::refused(const std::string& why) {
+  MutexLock lock(mutex_);
   last_ = "refused at " + now_text() + ": " + why;
 }
 

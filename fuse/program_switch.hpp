@@ -32,8 +32,10 @@ class ProgramRecord {
   void started(std::string path);
   /// This image took over from `from_version`, at switch number `attempts`.
   void resumed(std::uint64_t attempts, const std::string& from_version);
-  /// Switch number `attempt` did not happen, because of `why`.
-  void refused(std::uint64_t attempt, const std::string& why);
+  /// Counts a switch asked for; returns its number (what the next image reports).
+  std::uint64_t attempt();
+  /// The switch asked for last did not happen, because of `why`.
+  void refused(const std::string& why);
   /// "program: …", "upgrade attempts: N" and "last upgrade: …" lines.
   std::string status_lines() const;
 
