@@ -153,4 +153,26 @@ void DirectLockTracker::forget_debts(Clock::time_point now, Clock::duration age)
   }
 }
 
+std::vector<DirectLockTracker::SavedFile> DirectLockTracker::save() const {
+  std::vector<SavedFile> saved;
+  for (const auto& [name, file] : files_) {
+    SavedFile s{name, file.identity, {}};
+    for (const auto& [pid, seen] : file.direct)
+      s.direct.push_back({pid, seen.mode, seen.waiting});
+    saved.push_back(std::move(s));
+  }
+  return saved;
+}
+
+void DirectLockTracker::restore(const std::vector<SavedFile>& saved, Clock::time_point now) {
+  for (const auto& s : saved) {
+    File& file = files_[s.lock_file];
+    file.identity = s.identity;
+    for (const auto& d : s.direct)
+      file.direct[d.pid] = {d.mode, d.waiting};
+    file.last_activity = now;
+    file.step = 0;
+  }
+}
+
 }  // namespace pbs

@@ -78,6 +78,24 @@ class DirectLockTracker {
   /// waited for; files with nothing left to watch are forgotten.
   void forget_debts(Clock::time_point now, Clock::duration age);
 
+  /// A tracked file's direct holders and waiters, as an upgrade in place of the daemon hands
+  /// them to the next program image (the counts of inotify events are not: the next image
+  /// watches with a new inotify instance).
+  struct SavedFile {
+    struct Direct {
+      pid_t pid = 0;
+      LockMode mode = LockMode::kShared;
+      bool waiting = false;
+    };
+    std::string lock_file;
+    std::optional<std::pair<dev_t, ino_t>> identity;
+    std::vector<Direct> direct;
+  };
+  std::vector<SavedFile> save() const;
+  /// Tracks the files of `saved` (an empty tracker's), each re-checked from `now` on as after
+  /// an activity: what changed while no image watched shows within the re-checks.
+  void restore(const std::vector<SavedFile>& saved, Clock::time_point now);
+
  private:
   struct Seen {
     LockMode mode = LockMode::kShared;

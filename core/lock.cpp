@@ -129,7 +129,7 @@ Result<Lock> Lock::adopt(const LockRoot& root, LockPath path, UniqueFd file, Uni
   Lock lock;
   lock.root_ = &root;
   lock.path_ = std::move(path);
-  lock.file_ = LockFileFd(std::move(file), st);
+  lock.file_ = LockFileFd::adopted(std::move(file), st);
   lock.old_style_ = std::move(old_style);
   lock.mode_ = mode;
   return lock;

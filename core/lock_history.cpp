@@ -1,6 +1,9 @@
 // The bounded event ring; see lock_history.hpp.
 #include "lock_history.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 namespace pbs {
 
 LockHistory::EventId LockHistory::record(LockEvent event) {
@@ -60,6 +63,33 @@ std::size_t LockHistory::size() const {
 std::uint64_t LockHistory::dropped() const {
   MutexLock lock(mutex_);
   return dropped_;
+}
+
+LockHistory::Saved LockHistory::save() const {
+  MutexLock lock(mutex_);
+  return {{ring_.begin(), ring_.end()}, next_id_, dropped_};
+}
+
+Result<void> LockHistory::check(const Saved& saved) {
+  for (std::size_t i = 0; i < saved.events.size(); ++i) {
+    const EventId id = saved.events[i].id;
+    if (id == 0 || id >= saved.next_id || (i > 0 && id != saved.events[i - 1].id + 1))
+      return Error{EINVAL, "history: event ids not consecutive"};
+  }
+  return {};
+}
+
+Result<void> LockHistory::restore(Saved saved) {
+  if (auto ok = check(saved); !ok) return ok;
+  MutexLock lock(mutex_);
+  ring_.clear();
+  dropped_ = saved.dropped;
+  next_id_ = saved.next_id;
+  const std::size_t keep = std::min(saved.events.size(), capacity_);
+  dropped_ += saved.events.size() - keep;
+  ring_.insert(ring_.end(), std::make_move_iterator(saved.events.end() - keep),
+               std::make_move_iterator(saved.events.end()));
+  return {};
 }
 
 }  // namespace pbs

@@ -13,6 +13,7 @@
 
 #include "lock_event.hpp"
 #include "mutex.hpp"
+#include "result.hpp"
 
 namespace pbs {
 
@@ -37,6 +38,19 @@ class LockHistory {
   std::size_t capacity() const { return capacity_; }
   /// Events dropped to keep the bound.
   std::uint64_t dropped() const;
+
+  /// The ring as an upgrade in place of the daemon hands it to the next program image.
+  struct Saved {
+    std::vector<LockEvent> events;  ///< oldest first, ids consecutive
+    EventId next_id = 1;
+    std::uint64_t dropped = 0;
+  };
+  Saved save() const;
+  /// Refused (EINVAL) unless the ids of `saved` are consecutive and below its next_id.
+  static Result<void> check(const Saved& saved);
+  /// Replaces the ring with `saved` (the oldest events beyond this ring's capacity dropped and
+  /// counted), unless check() refuses it.
+  Result<void> restore(Saved saved);
 
  private:
   LockEvent* at(EventId id) PBS_REQUIRES(mutex_);

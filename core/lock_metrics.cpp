@@ -76,16 +76,16 @@ void LockMetrics::started(const LockEvent& e) {
   const Key key{e.object.store, kind_of(e)};
   switch (e.type) {
     case LockEvent::Type::kHold:
-      ++held_[{e.object.store, kind_of(e), mode_of(e), via_of(e)}];
+      ++counts_.held[{e.object.store, kind_of(e), mode_of(e), via_of(e)}];
       break;
     case LockEvent::Type::kWait:
       if (e.via_mount) {
-        ++waiting_[key];
-        ++waits_started_[key];
+        ++counts_.waiting[key];
+        ++counts_.waits_started[key];
       }
       break;
     case LockEvent::Type::kRefused:
-      ++refused_[{e.object.store, kind_of(e), via_of(e)}];
+      ++counts_.refused[{e.object.store, kind_of(e), via_of(e)}];
       break;
   }
 }
@@ -97,21 +97,21 @@ void LockMetrics::ended(const LockEvent& e) {
   const double seconds = seconds_between(e.start, *e.end);
   switch (e.type) {
     case LockEvent::Type::kHold: {
-      auto found = held_.find({e.object.store, kind_of(e), mode_of(e), via_of(e)});
-      if (found != held_.end() && --found->second <= 0) held_.erase(found);
-      hold_seconds_[{e.object.store, kind_of(e), via_of(e)}].observe(seconds);
+      auto found = counts_.held.find({e.object.store, kind_of(e), mode_of(e), via_of(e)});
+      if (found != counts_.held.end() && --found->second <= 0) counts_.held.erase(found);
+      counts_.hold_seconds[{e.object.store, kind_of(e), via_of(e)}].observe(seconds);
       break;
     }
     case LockEvent::Type::kWait: {
       if (!e.via_mount) {
         // A direct waiter that gave up is a refusal too (PBS's timed-out lock attempt).
-        if (e.outcome != "granted") ++refused_[{e.object.store, kind_of(e), "direct"}];
+        if (e.outcome != "granted") ++counts_.refused[{e.object.store, kind_of(e), "direct"}];
         break;
       }
-      auto found = waiting_.find(key);
-      if (found != waiting_.end() && --found->second <= 0) waiting_.erase(found);
-      ++waits_ended_[{e.object.store, kind_of(e), e.outcome}];
-      wait_seconds_[key].observe(seconds);
+      auto found = counts_.waiting.find(key);
+      if (found != counts_.waiting.end() && --found->second <= 0) counts_.waiting.erase(found);
+      ++counts_.waits_ended[{e.object.store, kind_of(e), e.outcome}];
+      counts_.wait_seconds[key].observe(seconds);
       break;
     }
     case LockEvent::Type::kRefused:
@@ -124,20 +124,20 @@ std::string LockMetrics::text(const Process& p) const {
   MutexLock lock(mutex_);
   header(out, "pbs_lockfs_locks_held", "gauge",
          "Locks held now, through the mount or directly (PBS, flock(1)), by store, kind and mode.");
-  for (const auto& [k, n] : held_) {
+  for (const auto& [k, n] : counts_.held) {
     const auto& [store, kind, mode, via] = k;
     out += "pbs_lockfs_locks_held" +
            labels({{"store", store}, {"kind", kind}, {"mode", mode}, {"via", via}}) + " " +
            std::to_string(n) + "\n";
   }
   header(out, "pbs_lockfs_waiters", "gauge", "Requests waiting for a lock through the mount now.");
-  for (const auto& [k, n] : waiting_) {
+  for (const auto& [k, n] : counts_.waiting) {
     out += "pbs_lockfs_waiters" + labels({{"store", std::get<0>(k)}, {"kind", std::get<1>(k)}}) +
            " " + std::to_string(n) + "\n";
   }
   header(out, "pbs_lockfs_waits_started_total", "counter",
          "Waits for a busy lock through the mount that began.");
-  for (const auto& [k, n] : waits_started_) {
+  for (const auto& [k, n] : counts_.waits_started) {
     out += "pbs_lockfs_waits_started_total" +
            labels({{"store", std::get<0>(k)}, {"kind", std::get<1>(k)}}) + " " + std::to_string(n) +
            "\n";
@@ -145,7 +145,7 @@ std::string LockMetrics::text(const Process& p) const {
   header(out, "pbs_lockfs_waits_ended_total", "counter",
          "Waits through the mount that ended, by outcome (granted, EINTR, ETIMEDOUT, EDEADLK, "
          "EBADF).");
-  for (const auto& [k, n] : waits_ended_) {
+  for (const auto& [k, n] : counts_.waits_ended) {
     const auto& [store, kind, outcome] = k;
     out += "pbs_lockfs_waits_ended_total" +
            labels({{"store", store}, {"kind", kind}, {"outcome", outcome}}) + " " +
@@ -155,7 +155,7 @@ std::string LockMetrics::text(const Process& p) const {
          "Lock attempts refused because the lock was busy: EWOULDBLOCK through the mount; for "
          "direct users an open and close of the lock file that took nothing while it was held, "
          "or a direct waiter that gave up.");
-  for (const auto& [k, n] : refused_) {
+  for (const auto& [k, n] : counts_.refused) {
     const auto& [store, kind, via] = k;
     out += "pbs_lockfs_refused_total" + labels({{"store", store}, {"kind", kind}, {"via", via}}) +
            " " + std::to_string(n) + "\n";
@@ -175,13 +175,13 @@ std::string LockMetrics::text(const Process& p) const {
   };
   header(out, "pbs_lockfs_wait_duration_seconds", "histogram",
          "How long waits through the mount lasted, whatever their outcome.");
-  for (const auto& [k, h] : wait_seconds_) {
+  for (const auto& [k, h] : counts_.wait_seconds) {
     std::string l = labels({{"store", std::get<0>(k)}, {"kind", std::get<1>(k)}});
     histogram("pbs_lockfs_wait_duration_seconds", l.substr(1, l.size() - 2), h);
   }
   header(out, "pbs_lockfs_hold_duration_seconds", "histogram",
          "How long ended holds lasted, through the mount or directly.");
-  for (const auto& [k, h] : hold_seconds_) {
+  for (const auto& [k, h] : counts_.hold_seconds) {
     const auto& [store, kind, via] = k;
     std::string l = labels({{"store", store}, {"kind", kind}, {"via", via}});
     histogram("pbs_lockfs_hold_duration_seconds", l.substr(1, l.size() - 2), h);
@@ -205,6 +205,16 @@ std::string LockMetrics::text(const Process& p) const {
   gauge("pbs_lockfs_history_dropped_events_total", "counter",
         "Lock events dropped from the full history ring.", p.history_dropped);
   return out;
+}
+
+LockMetrics::Counts LockMetrics::save() const {
+  MutexLock lock(mutex_);
+  return counts_;
+}
+
+void LockMetrics::restore(Counts counts) {
+  MutexLock lock(mutex_);
+  counts_ = std::move(counts);
 }
 
 }  // namespace pbs

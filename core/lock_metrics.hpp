@@ -48,31 +48,32 @@ class LockMetrics {
   /// Every metric, in the text format, each with its HELP and TYPE line.
   std::string text(const Process& process) const;
 
- private:
-  using Key = std::tuple<std::string, std::string>;  // store, kind
+  using Key = std::tuple<std::string, std::string>;               // store, kind
+  using Key3 = std::tuple<std::string, std::string, std::string>;  // store, kind, …
+  using Key4 = std::tuple<std::string, std::string, std::string, std::string>;
   struct Histogram {
     std::array<std::uint64_t, kBuckets.size()> buckets{};  ///< not cumulative; text() sums
     std::uint64_t count = 0;
     double sum = 0;
     void observe(double seconds);
   };
+  /// Every gauge, counter and histogram: what an upgrade in place of the daemon hands to the
+  /// next program image.
+  struct Counts {
+    std::map<Key4, std::int64_t> held;  ///< store, kind, mode, via -> locks held now
+    std::map<Key, std::int64_t> waiting;
+    std::map<Key, std::uint64_t> waits_started;
+    std::map<Key3, std::uint64_t> waits_ended;  ///< store, kind, outcome -> waits ended
+    std::map<Key3, std::uint64_t> refused;      ///< store, kind, via -> refused attempts
+    std::map<Key, Histogram> wait_seconds;
+    std::map<Key3, Histogram> hold_seconds;  ///< store, kind, via -> hold durations
+  };
+  Counts save() const;
+  void restore(Counts counts);
 
+ private:
   mutable Mutex mutex_;
-  /// store, kind, mode, via -> locks held now
-  std::map<std::tuple<std::string, std::string, std::string, std::string>, std::int64_t> held_
-      PBS_GUARDED_BY(mutex_);
-  std::map<Key, std::int64_t> waiting_ PBS_GUARDED_BY(mutex_);
-  std::map<Key, std::uint64_t> waits_started_ PBS_GUARDED_BY(mutex_);
-  /// store, kind, outcome -> waits ended
-  std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> waits_ended_
-      PBS_GUARDED_BY(mutex_);
-  /// store, kind, via -> refused attempts
-  std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> refused_
-      PBS_GUARDED_BY(mutex_);
-  std::map<Key, Histogram> wait_seconds_ PBS_GUARDED_BY(mutex_);
-  /// store, kind, via -> hold durations
-  std::map<std::tuple<std::string, std::string, std::string>, Histogram> hold_seconds_
-      PBS_GUARDED_BY(mutex_);
+  Counts counts_ PBS_GUARDED_BY(mutex_);
 };
 
 /// A label value as the text format writes it: `\` `"` and newline escaped.

@@ -41,6 +41,15 @@ LockFileFd::LockFileFd(UniqueFd fd, const struct stat& st)
   }
 }
 
+LockFileFd LockFileFd::adopted(UniqueFd fd, const struct stat& st) {
+  LockFileFd adopted;
+  adopted.fd_ = std::move(fd);
+  adopted.device_ = st.st_dev;
+  adopted.inode_ = st.st_ino;
+  adopted.counted_ = adopted.fd_.valid();
+  return adopted;
+}
+
 LockFileFd& LockFileFd::operator=(LockFileFd&& other) noexcept {
   if (this != &other) {
     reset();
@@ -55,7 +64,9 @@ LockFileFd& LockFileFd::operator=(LockFileFd&& other) noexcept {
 
 void LockFileFd::reset() {
   // Counted before the close: the watcher may read the close event the moment it happens.
-  if (fd_ && counted_) OwnLockOpens::instance().closed(device_, inode_);
+  // Not while nobody watches (an adopted descriptor is counted from before the watcher ran).
+  if (fd_ && counted_ && OwnLockOpens::instance().enabled())
+    OwnLockOpens::instance().closed(device_, inode_);
   fd_.reset();
   counted_ = false;
 }

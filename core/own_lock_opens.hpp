@@ -56,6 +56,9 @@ class LockFileFd {
   LockFileFd() = default;
   /// `st`: the file's stat, taken at its open.
   LockFileFd(UniqueFd fd, const struct stat& st);
+  /// A descriptor opened by an earlier program image of this process (an upgrade in place): its
+  /// open was that image's to count, its close is this one's.
+  static LockFileFd adopted(UniqueFd fd, const struct stat& st);
   LockFileFd(LockFileFd&& other) noexcept
       : fd_(std::move(other.fd_)),
         device_(other.device_),

@@ -36,8 +36,9 @@ struct Filesystem : MountModel {
   std::unique_ptr<ContentionNotifier> contention;
   /// The open events and metrics files' texts.
   SnapshotFiles snapshots;
-  /// The watcher of the lock root, while it runs (for the status file's counters).
-  const LockTreeMonitor* monitor = nullptr;
+  /// The watcher of the lock root, while it runs (the status file's counters; an upgrade
+  /// freezes it and hands its model over).
+  LockTreeMonitor* monitor = nullptr;
   fuse_session* session = nullptr;
   /// The program serving, and its upgrades (status file).
   ProgramRecord program;

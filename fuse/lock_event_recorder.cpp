@@ -80,15 +80,15 @@ LockEventRecorder::EventId LockEventRecorder::begin(LockEvent event) {
 }
 
 void LockEventRecorder::end(EventId id, const std::function<void(LockEvent&)>& change) {
-  history_.update(id, change);
   std::optional<LockEvent> event;
   {
     MutexLock lock(mutex_);
     auto found = open_.find(id);
-    if (found == open_.end()) return;
+    if (found == open_.end()) return;  // not going on: ended already, or never begun here
     event = std::move(found->second);
     open_.erase(found);
   }
+  history_.update(id, change);
   change(*event);
   metrics_.ended(*event);
 }
@@ -272,6 +272,68 @@ void LockEventRecorder::write_log(const LockEvent& event, bool ended) const {
   if (int r = sd_journal_sendv(iov.data(), static_cast<int>(iov.size())); r < 0) {
     spdlog::info("{}", message);  // the journal refused it: not lost, at least as a line
   }
+}
+
+LockEventRecorder::Saved LockEventRecorder::save() const {
+  Saved saved;
+  saved.history = history_.save();
+  saved.metrics = metrics_.save();
+  MutexLock lock(mutex_);
+  for (const auto& [id, event] : open_)
+    saved.ongoing.push_back(event);
+  saved.unpublished = unpublished_;
+  return saved;
+}
+
+Result<void> LockEventRecorder::check(const Saved& saved) {
+  for (const auto& event : saved.ongoing) {
+    if (event.id == 0 || event.id >= saved.history.next_id || !event.ongoing())
+      return Error{EINVAL, "history: an event going on that is not one"};
+  }
+  return LockHistory::check(saved.history);
+}
+
+Result<void> LockEventRecorder::restore(Saved saved) {
+  if (auto ok = check(saved); !ok) return ok;
+  if (auto ok = history_.restore(std::move(saved.history)); !ok) return ok;
+  metrics_.restore(std::move(saved.metrics));
+  MutexLock lock(mutex_);
+  for (auto& event : saved.ongoing) {
+    const EventId id = event.id;
+    open_.emplace(id, std::move(event));
+  }
+  unpublished_ = saved.unpublished;
+  return {};
+}
+
+std::optional<LockEventRecorder::EventId> LockEventRecorder::hold_event(
+    const OpenHandle& handle) const {
+  MutexLock lock(mutex_);
+  auto found = holds_.find(&handle);
+  if (found == holds_.end()) return std::nullopt;
+  return found->second.id;
+}
+
+bool LockEventRecorder::continue_hold(const OpenHandle& handle, EventId id) {
+  const LockMode mode = handle.held_mode();
+  if (!handle.holds()) return false;
+  MutexLock lock(mutex_);
+  auto found = open_.find(id);
+  if (found == open_.end() || found->second.type != LockEvent::Type::kHold ||
+      found->second.mode != mode)
+    return false;
+  holds_[&handle] = {id, mode};
+  return true;
+}
+
+LockEventRecorder::EventId LockEventRecorder::continue_wait(EventId id, const OpenHandle& handle,
+                                                            LockMode mode, pid_t requester) {
+  {
+    MutexLock lock(mutex_);
+    auto found = open_.find(id);
+    if (found != open_.end() && found->second.type == LockEvent::Type::kWait) return id;
+  }
+  return wait_started(handle, mode, requester);
 }
 
 }  // namespace pbs::fs

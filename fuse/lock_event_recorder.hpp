@@ -19,6 +19,7 @@
 #include "lock_metrics.hpp"
 #include "mutex.hpp"
 #include "open_handle.hpp"
+#include "result.hpp"
 
 namespace pbs::fs {
 
@@ -66,6 +67,29 @@ class LockEventRecorder {
   void publish();
   /// Log lines dropped because publish() fell too far behind.
   std::uint64_t unpublished() const;
+
+  /// The history, the metrics and the events going on, as an upgrade in place of the daemon
+  /// hands them to the next program image (publish() first: log lines still to write are not).
+  struct Saved {
+    LockHistory::Saved history;
+    LockMetrics::Counts metrics;
+    std::vector<LockEvent> ongoing;  ///< holds and waits going on, as they began
+    std::uint64_t unpublished = 0;
+  };
+  Saved save() const;
+  /// Refused (EINVAL) unless the ids of `saved` fit together.
+  static Result<void> check(const Saved& saved);
+  /// Installs `saved` in this recorder (a fresh one, before anything is recorded), unless
+  /// check() refuses it.
+  Result<void> restore(Saved saved);
+  /// The hold event of `handle` going on, if any (saved with the handle).
+  std::optional<EventId> hold_event(const OpenHandle& handle) const;
+  /// `handle`, taken over from an earlier program image, goes on with its hold event `id`;
+  /// false when no such hold goes on (then hold_changed() begins a new one).
+  bool continue_hold(const OpenHandle& handle, EventId id);
+  /// A wait handed over from an earlier image: its event `id` goes on when it is a wait going
+  /// on; otherwise a new wait begins (wait_started()).
+  EventId continue_wait(EventId id, const OpenHandle& handle, LockMode mode, pid_t requester);
 
  private:
   struct Pending {

@@ -228,8 +228,13 @@ void LockManager::enqueue(std::unique_ptr<Waiter> waiter, bool suspect,
     raw->deadline = Clock::now() + *wait_timeout_;
   }
   raw->manager = this;
-  if (recorder_ != nullptr)
-    raw->wait_event = recorder_->wait_started(*raw->handle, raw->mode, raw->requester);
+  if (recorder_ != nullptr) {
+    // A wait handed over by an upgrade goes on with its event.
+    raw->wait_event =
+        raw->wait_event != 0
+            ? recorder_->continue_wait(raw->wait_event, *raw->handle, raw->mode, raw->requester)
+            : recorder_->wait_started(*raw->handle, raw->mode, raw->requester);
+  }
   // Once queued, the waiter belongs to the manager thread, which may answer and free it at
   // once: nothing below the queueing may touch it (the stress test caught this log line).
   spdlog::debug("waiting for {} ({})", raw->handle->request.object.describe(),
@@ -591,6 +596,7 @@ Result<std::vector<SavedWaiter>> LockManager::saved_waiters() {
                 .count();
       }
       s.fi = w.fi;
+      s.wait_event = w.wait_event;
       if (w.is_open) {
         s.handle = w.handle;
       } else {
@@ -610,9 +616,11 @@ void LockManager::resume_waiters(std::vector<SavedWaiter> waiters) {
     waiter->mode = s.mode;
     waiter->is_open = s.is_open;
     waiter->requester = s.requester;
+    waiter->wait_event = s.wait_event;
     waiter->handle = s.is_open ? std::move(s.handle) : handle_of(s.fh);
     if (!waiter->handle) {
       // Its handle was released meanwhile: nobody waits for this answer any more.
+      if (recorder_ != nullptr) recorder_->wait_ended(s.wait_event, EBADF);
       waiter->req.error(EBADF);
       continue;
     }

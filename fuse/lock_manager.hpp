@@ -62,6 +62,7 @@ struct SavedWaiter {
   std::int64_t deadline_ns = -1;
   fuse_file_info fi{};   ///< of an open: what its answer needs
   std::uint64_t fh = 0;  ///< of a flock: the handle it converts
+  std::uint64_t wait_event = 0;  ///< its wait in the history (0: none)
   /// Of an open: the handle to register once granted (not registered yet).
   std::shared_ptr<OpenHandle> handle;
 };

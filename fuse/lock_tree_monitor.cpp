@@ -237,65 +237,102 @@ void LockTreeMonitor::watch_and_record() {
   auto last_publish = std::chrono::steady_clock::now();
   auto last_forget = last_publish;
   while (running_) {
-    auto now = std::chrono::steady_clock::now();
-    auto due = std::min(tracker_.next_due(), last_publish + kPublishEvery);
-    auto wait = std::chrono::ceil<std::chrono::milliseconds>(due - now);
-    int timeout_ms = static_cast<int>(std::max<long>(0, wait.count()));
+    int timeout_ms = 0;
+    {
+      MutexLock turn(turn_);
+      auto now = std::chrono::steady_clock::now();
+      auto due = std::min(tracker_.next_due(), last_publish + kPublishEvery);
+      auto wait = std::chrono::ceil<std::chrono::milliseconds>(due - now);
+      timeout_ms = static_cast<int>(std::max<long>(0, wait.count()));
+    }
     // Woken without events: to stop (running_ is checked) or for a re-check that is due.
     const bool read_events = sleep_.wait(timeout_ms);
     const auto woken = std::chrono::steady_clock::now();
-    bool overflowed = false;
-    if (read_events) {
-      now = std::chrono::steady_clock::now();
-      auto batch = watch_->read(overflowed);
-      // A /proc/locks copy from before these is stale (only lock file events count: the
-      // daemon's own listings open lock directories all the time).
-      if (!batch.empty()) ++activity_;
-      watches_ = watch_->watches();  // new directories are watched as they appear
-      // Whether the mount holds a file whose close was read: once per file and batch (a
-      // stream of lock cycles through the mount brings hundreds of closes per batch).
-      std::unordered_map<std::string, bool> held_now;
-      for (auto& event : batch) {
-        spdlog::trace("lock tree event {} {}/{}", static_cast<int>(event.kind), event.directory,
-                      event.name);
-        const std::string lock_file = event.directory + "/" + event.name;
-        bool held = false;
-        if (event.kind == LockTreeWatch::Event::Kind::kClosed) {
-          auto [known, added] = held_now.try_emplace(lock_file, false);
-          if (added) {
-            for (const auto& h : model_.locks->handles(lock_file))
-              known->second = known->second || h->holds();
-          }
-          held = known->second;
-        }
-        tracker_.activity(lock_file, activity_of(event.kind), now, held);
-      }
-    }
-    if (model_.lock_root->replacements() != root_replacements_ || overflowed) {
-      // Replaced lock root, or events lost: watch again from the top.
-      root_replacements_ = model_.lock_root->replacements();
-      if (overflowed) spdlog::warn("inotify queue overflowed: watching the lock tree again");
-      watch_->watch_tree();
-      watches_ = watch_->watches();
-    }
-    now = std::chrono::steady_clock::now();
-    recheck(tracker_.due(now));
-    if (now - last_publish >= kPublishEvery) {
-      recorder_.publish();
-      last_publish = now;
-    }
-    if (now - last_forget >= kOwnOpensKept) {
-      OwnLockOpens::instance().forget_older_than(kOwnOpensKept);
-      tracker_.forget_debts(now, kOwnOpensKept);
-      tracked_ = tracker_.tracked();
-      last_forget = now;
-    }
+    look(read_events, last_publish, last_forget);
     // At most one batch of events per kBatchEvery: under a stream of lock cycles (the mount's
     // own, or PBS's) the events pile up meanwhile and are read together, instead of waking this
     // thread for every open and close (that cost the uncontended cycle through the mount 40%
     // on 2 cores). Re-checks and attributes are at most this much later.
     if (read_events) std::this_thread::sleep_until(woken + kBatchEvery);
   }
+}
+
+void LockTreeMonitor::look(bool read_events, std::chrono::steady_clock::time_point& last_publish,
+                           std::chrono::steady_clock::time_point& last_forget) {
+  MutexLock turn(turn_);
+  if (!running_) return;
+  auto now = std::chrono::steady_clock::now();
+  bool overflowed = false;
+  if (read_events) {
+    auto batch = watch_->read(overflowed);
+    // A /proc/locks copy from before these is stale (only lock file events count: the
+    // daemon's own listings open lock directories all the time).
+    if (!batch.empty()) ++activity_;
+    watches_ = watch_->watches();  // new directories are watched as they appear
+    // Whether the mount holds a file whose close was read: once per file and batch (a
+    // stream of lock cycles through the mount brings hundreds of closes per batch).
+    std::unordered_map<std::string, bool> held_now;
+    for (auto& event : batch) {
+      spdlog::trace("lock tree event {} {}/{}", static_cast<int>(event.kind), event.directory,
+                    event.name);
+      const std::string lock_file = event.directory + "/" + event.name;
+      bool held = false;
+      if (event.kind == LockTreeWatch::Event::Kind::kClosed) {
+        auto [known, added] = held_now.try_emplace(lock_file, false);
+        if (added) {
+          for (const auto& h : model_.locks->handles(lock_file))
+            known->second = known->second || h->holds();
+        }
+        held = known->second;
+      }
+      tracker_.activity(lock_file, activity_of(event.kind), now, held);
+    }
+  }
+  if (model_.lock_root->replacements() != root_replacements_ || overflowed) {
+    // Replaced lock root, or events lost: watch again from the top.
+    root_replacements_ = model_.lock_root->replacements();
+    if (overflowed) spdlog::warn("inotify queue overflowed: watching the lock tree again");
+    watch_->watch_tree();
+    watches_ = watch_->watches();
+  }
+  now = std::chrono::steady_clock::now();
+  recheck(tracker_.due(now));
+  if (now - last_publish >= kPublishEvery) {
+    recorder_.publish();
+    last_publish = now;
+  }
+  if (now - last_forget >= kOwnOpensKept) {
+    OwnLockOpens::instance().forget_older_than(kOwnOpensKept);
+    tracker_.forget_debts(now, kOwnOpensKept);
+    tracked_ = tracker_.tracked();
+    last_forget = now;
+  }
+}
+
+void LockTreeMonitor::freeze() {
+  turn_.lock();  // held until thaw() or execve: the analysis cannot follow it
+}
+
+void LockTreeMonitor::thaw() {
+  turn_.unlock();
+}
+
+LockTreeMonitor::Saved LockTreeMonitor::save() const {
+  Saved saved;
+  saved.files = tracker_.save();
+  for (const auto& [key, id] : open_events_) {
+    const auto& [lock_file, pid, wait] = key;
+    saved.events.push_back({lock_file, pid, wait, id});
+  }
+  return saved;
+}
+
+void LockTreeMonitor::restore(const Saved& saved) {
+  MutexLock turn(turn_);
+  tracker_.restore(saved.files, DirectLockTracker::Clock::now());
+  for (const auto& e : saved.events)
+    open_events_[{e.lock_file, e.pid, e.wait}] = e.id;
+  tracked_ = tracker_.tracked();
 }
 
 }  // namespace pbs::fs

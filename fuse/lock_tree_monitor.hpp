@@ -23,6 +23,7 @@
 #include "lock_event_recorder.hpp"
 #include "lock_manager.hpp"
 #include "lock_tree_watch.hpp"
+#include "mutex.hpp"
 #include "mount_model.hpp"
 #include "unique_fd.hpp"
 #include "wakeable_wait.hpp"
@@ -43,12 +44,39 @@ class LockTreeMonitor {
   std::size_t watches() const { return watches_.load(); }
   std::size_t tracked() const { return tracked_.load(); }
 
+  /// Holds the thread between two looks (what it has not read waits in the inotify queue)
+  /// until thaw(), or the end of the program image: an upgrade in place of the daemon saves it
+  /// meanwhile.
+  void freeze() PBS_NO_THREAD_SAFETY_ANALYSIS;
+  void thaw() PBS_NO_THREAD_SAFETY_ANALYSIS;
+
+  /// The direct holders and waiters known and their events going on in the history, as an
+  /// upgrade in place hands them to the next program image.
+  struct Saved {
+    struct OpenEvent {
+      std::string lock_file;
+      pid_t pid = 0;
+      bool wait = false;
+      LockEventRecorder::EventId id = 0;
+    };
+    std::vector<DirectLockTracker::SavedFile> files;
+    std::vector<OpenEvent> events;
+  };
+  /// Frozen, or not started.
+  Saved save() const PBS_NO_THREAD_SAFETY_ANALYSIS;
+  /// Before start(): goes on from `saved` (each file re-checked soon: what changed while no
+  /// program image watched shows then, and its events end).
+  void restore(const Saved& saved);
+
  private:
   void run();
   void watch_and_record();
-  void recheck(const std::vector<std::string>& lock_files);
+  /// One look: the events read (when `read_events`), the re-checks due, the log lines.
+  void look(bool read_events, std::chrono::steady_clock::time_point& last_publish,
+            std::chrono::steady_clock::time_point& last_forget);
+  void recheck(const std::vector<std::string>& lock_files) PBS_REQUIRES(turn_);
   void record(const std::string& lock_file, const LockObject& object,
-              const DirectLockTracker::Change& change);
+              const DirectLockTracker::Change& change) PBS_REQUIRES(turn_);
   /// The object whose lock file is `lock_file` (below the lock root), when its name says it.
   std::optional<LockObject> object_of(const std::string& lock_file) const;
 
@@ -56,9 +84,12 @@ class LockTreeMonitor {
   LockEventRecorder& recorder_;
   LockChangeListener& listener_;
   std::optional<LockTreeWatch> watch_;
-  DirectLockTracker tracker_;  ///< the monitor thread's alone
+  /// Held by the thread while it looks, and by freeze().
+  Mutex turn_;
+  DirectLockTracker tracker_ PBS_GUARDED_BY(turn_);
   /// Open direct holds and waits, by (lock file, pid, is a wait): their event in the history.
-  std::map<std::tuple<std::string, pid_t, bool>, LockEventRecorder::EventId> open_events_;
+  std::map<std::tuple<std::string, pid_t, bool>, LockEventRecorder::EventId> open_events_
+      PBS_GUARDED_BY(turn_);
   unsigned root_replacements_ = 0;
   WakeableWait sleep_;  ///< the monitor's thread sleeps here
   std::atomic<bool> running_{false};

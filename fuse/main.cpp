@@ -153,6 +153,8 @@ struct Start {
   bool resumed = false;
   ProgramSwitch program;             ///< what an upgrade runs
   std::vector<SavedWaiter> waiters;  ///< handed over, queued once the lock manager runs
+  /// The lock tree monitor's model handed over, for the monitor before it starts.
+  std::optional<LockTreeMonitor::Saved> monitor;
 };
 
 int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& mounted,
@@ -168,6 +170,7 @@ int serve(Filesystem& fs, fuse_session* se, const std::optional<MountIdentity>& 
   fs.lock_manager->resume_waiters(std::move(start.waiters));
   // The watcher of the whole lock root: direct holders seen live, and in the history.
   LockTreeMonitor monitor(fs, *fs.events, invalidator);
+  if (start.monitor) monitor.restore(*start.monitor);
   if (fs.options.watch) {
     if (auto ok = monitor.start(); !ok) {
       spdlog::warn(
@@ -271,9 +274,10 @@ int resume(Filesystem& fs, LockChangeListener& invalidator, Start& how) {
   const std::uint64_t state_upgrades = state->upgrades;
   const std::size_t handles = state->handles.size();
   const std::size_t waits = state->waits.size();
-  auto waiters = install_state(fs, std::move(state.value()));
-  if (!waiters) return done(fail("cannot resume: " + waiters.error().message));
-  how.waiters = std::move(waiters.value());
+  auto handover = install_state(fs, std::move(state.value()));
+  if (!handover) return done(fail("cannot resume: " + handover.error().message));
+  how.waiters = std::move(handover->waiters);
+  how.monitor = std::move(handover->monitor);
   fs.program.resumed(state_upgrades, from);
   std::optional<MountIdentity> mounted = mount_identity(fs.options.mountpoint);
   spdlog::info(
@@ -306,7 +310,7 @@ int start(int argc, char** argv) {
     if (!arg.starts_with("--resume=") && !arg.starts_with("--check-resume="))
       arguments.emplace_back(arg);
   }
-  Start how{false, ProgramSwitch(ProgramSwitch::running_program(), std::move(arguments)), {}};
+  Start how{false, ProgramSwitch(ProgramSwitch::running_program(), std::move(arguments)), {}, {}};
 
   Filesystem fs;
   AttributeInvalidator invalidator(fs.inodes, fs.session);

@@ -10,41 +10,13 @@
 #include "connection_io.hpp"
 #include "filesystem.hpp"
 #include "state_codec.hpp"
+#include "state_fields.hpp"
 
 namespace pbs::fs {
 namespace {
 
 constexpr std::string_view kMagic = "pbs-lockfs-state";
 constexpr std::string_view kEnd = "end";
-
-// Descriptors and other values that may be -1 are written shifted by one.
-std::uint64_t maybe(int value) {
-  return static_cast<std::uint64_t>(static_cast<std::int64_t>(value) + 1);
-}
-int maybe_fd(StateReader& in, const char* what) {
-  const std::uint64_t value = in.number(what);
-  if (value > 1u << 30) in.fail(std::string("state: ") + what + " out of range");
-  return static_cast<int>(value) - 1;
-}
-
-template <typename Enum>
-Enum enumerated(StateReader& in, const char* what, Enum last) {
-  const std::uint64_t value = in.number(what);
-  if (value > static_cast<std::uint64_t>(last)) {
-    in.fail(std::string("state: ") + what + " " + std::to_string(value) + " is unknown");
-    return Enum{};
-  }
-  return static_cast<Enum>(value);
-}
-
-Namespace read_namespace(StateReader& in) {
-  auto ns = Namespace::parse(in.text("namespace"));
-  if (!ns) {
-    in.fail("state: namespace: " + ns.error().message);
-    return {};
-  }
-  return *ns;
-}
 
 void write_node(StateWriter& out, const Node& node) {
   out.number(static_cast<std::uint64_t>(node.kind));
@@ -66,34 +38,7 @@ Node read_node(StateReader& in) {
   return node;
 }
 
-void write_object(StateWriter& out, const LockObject& object) {
-  out.number(static_cast<std::uint64_t>(object.kind));
-  out.text(object.store);
-  out.text(object.ns.join('/'));
-  out.text(to_string(object.group.type));
-  out.text(object.group.id);
-  out.text(object.time);
-}
-
-// Read back through LockObject::parse: every name checked as for a request.
-LockObject read_object(StateReader& in) {
-  const auto kind = enumerated(in, "lock kind", LockKind::kManifest);
-  const std::string store = in.text("lock store");
-  Namespace ns = read_namespace(in);
-  std::string path = in.text("lock type");
-  path += "/" + in.text("lock id");
-  const std::string time = in.text("lock time");
-  if (kind != LockKind::kGroup) path += "/" + time;
-  if (!in.ok()) return {};
-  auto object = LockObject::parse(store, std::move(ns), path, kind == LockKind::kManifest);
-  if (!object) {
-    in.fail("state: lock object " + path + ": " + object.error().message);
-    return {};
-  }
-  return *object;
-}
-
-void write_handle(StateWriter& out, const SavedHandle& h) {
+void write_handle(StateWriter& out, const SavedHandle& h, std::uint64_t format) {
   out.number(h.fh);
   write_object(out, h.request.object);
   out.number(static_cast<std::uint64_t>(h.request.mode));
@@ -108,9 +53,10 @@ void write_handle(StateWriter& out, const SavedHandle& h) {
   out.number(static_cast<std::uint64_t>(h.held));
   out.number(static_cast<std::uint64_t>(h.since_ns));
   out.text(h.reason);
+  if (format >= 2) out.number(h.hold_event);
 }
 
-SavedHandle read_handle(StateReader& in) {
+SavedHandle read_handle(StateReader& in, std::uint64_t format) {
   SavedHandle h;
   h.fh = in.number("fh");
   h.request.object = read_object(in);
@@ -126,6 +72,7 @@ SavedHandle read_handle(StateReader& in) {
   h.held = enumerated(in, "held mode", LockMode::kExclusive);
   h.since_ns = static_cast<std::int64_t>(in.number("since"));
   h.reason = in.text("reason");
+  if (format >= 2) h.hold_event = in.number("hold event");
   return h;
 }
 
@@ -134,7 +81,7 @@ SavedHandle read_handle(StateReader& in) {
 std::string ProgramState::encode() const {
   StateWriter out;
   out.text(kMagic);
-  out.number(kFormat);
+  out.number(format);
   out.text(version);
   out.number(maybe(connection_fd));
   out.text(init_request);
@@ -149,7 +96,7 @@ std::string ProgramState::encode() const {
   out.number(inodes.next);
   out.number(handles.size());
   for (const auto& h : handles)
-    write_handle(out, h);
+    write_handle(out, h, format);
   out.number(next_fh);
   out.number(waits.size());
   for (const auto& [w, handle] : waits) {
@@ -163,7 +110,8 @@ std::string ProgramState::encode() const {
     out.number((w.fi.direct_io != 0 ? 1u : 0u) | (w.fi.keep_cache != 0 ? 2u : 0u) |
                (w.fi.noflush != 0 ? 4u : 0u));
     out.number(w.fh);
-    if (w.is_open) write_handle(out, handle);  // a flock's handle is among the handles
+    if (w.is_open) write_handle(out, handle, format);  // a flock's handle is among the handles
+    if (format >= 2) out.number(w.wait_event);
   }
   out.number(contention.size());
   for (const auto& c : contention) {
@@ -189,6 +137,7 @@ std::string ProgramState::encode() const {
   }
   out.number(texts.next);
   out.number(upgrades);
+  if (format >= 2) write_history(out, history);
   out.text(kEnd);
   return out.data();
 }
@@ -197,10 +146,13 @@ Result<ProgramState> ProgramState::decode(std::string_view data) {
   StateReader in(data);
   ProgramState state;
   if (in.text("magic") != kMagic) return Error{EINVAL, "not a pbs-lockfs state"};
-  if (const auto format = in.number("format"); in.ok() && format != kFormat) {
-    return Error{EPROTO, "state format " + std::to_string(format) + " (this program reads " +
+  state.format = in.number("format");
+  if (in.ok() && (state.format < kOldestFormat || state.format > kFormat)) {
+    return Error{EPROTO, "state format " + std::to_string(state.format) +
+                             " (this program reads " + std::to_string(kOldestFormat) + " to " +
                              std::to_string(kFormat) + ")"};
   }
+  const std::uint64_t format = state.format;
   state.version = in.text("version");
   state.connection_fd = maybe_fd(in, "connection");
   state.init_request = in.text("init request");
@@ -215,7 +167,7 @@ Result<ProgramState> ProgramState::decode(std::string_view data) {
   }
   state.inodes.next = in.number("next inode");
   for (auto n = in.count("handles"); in.ok() && n > 0; --n)
-    state.handles.push_back(read_handle(in));
+    state.handles.push_back(read_handle(in, format));
   state.next_fh = in.number("next fh");
   for (auto n = in.count("waits"); in.ok() && n > 0; --n) {
     SavedWait wait;
@@ -231,7 +183,8 @@ Result<ProgramState> ProgramState::decode(std::string_view data) {
     w.fi.keep_cache = (answer & 2u) != 0;
     w.fi.noflush = (answer & 4u) != 0;
     w.fh = in.number("wait fh");
-    if (w.is_open) wait.handle = read_handle(in);
+    if (w.is_open) wait.handle = read_handle(in, format);
+    if (format >= 2) w.wait_event = in.number("wait event");
     state.waits.push_back(std::move(wait));
   }
   for (auto n = in.count("contention"); in.ok() && n > 0; --n) {
@@ -258,6 +211,7 @@ Result<ProgramState> ProgramState::decode(std::string_view data) {
   }
   state.texts.next = in.number("next text");
   state.upgrades = in.number("upgrades");
+  if (format >= 2) state.history = read_history(in);
   if (in.text("end") != kEnd || !in.at_end()) in.fail("state: does not end where it should");
   if (!in.ok()) return Error{EINVAL, in.error()};
   if (auto ok = check_state(state); !ok) return ok.error();
@@ -285,6 +239,7 @@ Result<void> check_state(const ProgramState& state) {
     return Error{EINVAL, "state: no FUSE_INIT exchange"};
   InodeTable scratch;
   if (auto ok = scratch.restore(state.inodes); !ok) return ok.error();
+  if (auto ok = LockEventRecorder::check(state.history.events); !ok) return ok.error();
   std::set<std::uint64_t> fhs;
   std::set<int> lock_fds;
   for (const auto& h : state.handles) {
@@ -322,8 +277,9 @@ Result<void> check_state(const ProgramState& state) {
 
 namespace {
 
-SavedHandle saved_handle(OpenHandle& handle) {
+SavedHandle saved_handle(Filesystem& fs, OpenHandle& handle) {
   SavedHandle h;
+  if (auto id = fs.events->hold_event(handle)) h.hold_event = *id;
   h.fh = handle.fh;
   h.request = handle.request;
   h.opener = handle.opener.pid();
@@ -386,10 +342,10 @@ Result<ProgramState> capture_state(Filesystem& fs, int connection_fd) {
   if (!waiters) return waiters.error();
   state.inodes = fs.inodes.save();
   for (const auto& handle : fs.lock_manager->all_handles())
-    state.handles.push_back(saved_handle(*handle));
+    state.handles.push_back(saved_handle(fs, *handle));
   for (auto& w : *waiters) {
     SavedWait wait;
-    if (w.is_open) wait.handle = saved_handle(*w.handle);
+    if (w.is_open) wait.handle = saved_handle(fs, *w.handle);
     w.handle.reset();
     wait.waiter = std::move(w);
     state.waits.push_back(std::move(wait));
@@ -398,20 +354,29 @@ Result<ProgramState> capture_state(Filesystem& fs, int connection_fd) {
   state.contention = fs.contention->save();
   state.directories = save_open_directories();
   state.texts = fs.snapshots.save();
+  // The log lines of events so far are written by this image; the events go on in the next.
+  fs.events->publish();
+  state.history.events = fs.events->save();
+  if (fs.monitor != nullptr) state.history.monitor = fs.monitor->save();
   return state;
 }
 
-Result<std::vector<SavedWaiter>> install_state(Filesystem& fs, ProgramState state) {
+Result<Handover> install_state(Filesystem& fs, ProgramState state) {
   if (auto ok = check_state(state); !ok) return ok.error();
   if (auto ok = fs.inodes.restore(state.inodes); !ok) return ok.error();
+  if (auto ok = fs.events->restore(std::move(state.history.events)); !ok) return ok.error();
   std::map<int, ProcessRef> openers;  // one per descriptor: handles of a process share it
   std::vector<std::shared_ptr<OpenHandle>> handles;
   for (auto& h : state.handles) {
     auto handle = restored_handle(fs, h, openers);
     if (!handle) return handle.error();
+    // Its hold goes on as the event it began as (else LockManager::adopt begins one).
+    if (h.hold_event != 0) fs.events->continue_hold(**handle, h.hold_event);
     handles.push_back(std::move(handle.value()));
   }
-  std::vector<SavedWaiter> waiters;
+  Handover handover;
+  handover.monitor = std::move(state.history.monitor);
+  std::vector<SavedWaiter>& waiters = handover.waiters;
   for (auto& [w, saved] : state.waits) {
     if (w.is_open) {
       auto handle = restored_handle(fs, saved, openers);
@@ -425,7 +390,7 @@ Result<std::vector<SavedWaiter>> install_state(Filesystem& fs, ProgramState stat
                          [&fs](std::uint64_t fh) { return fs.lock_manager->handle_of(fh); });
   restore_open_directories(std::move(state.directories));
   fs.snapshots.restore(std::move(state.texts));
-  return waiters;
+  return handover;
 }
 
 }  // namespace pbs::fs

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "contention_notifier.hpp"
+#include "history_state.hpp"
 #include "inode_table.hpp"
 #include "lock.hpp"
 #include "lock_manager.hpp"
@@ -44,6 +45,7 @@ struct SavedHandle {
   LockMode held = LockMode::kShared;
   std::int64_t since_ns = 0;  ///< system clock
   std::string reason;
+  std::uint64_t hold_event = 0;  ///< its hold in the history (0: none; format 2)
 };
 
 /// A request waiting for a lock: the lock manager's SavedWaiter (its `handle` left empty here),
@@ -54,9 +56,13 @@ struct SavedWait {
 };
 
 struct ProgramState {
-  /// Bumped whenever the encoding or the meaning of a field changes.
-  static constexpr std::uint64_t kFormat = 1;
+  /// Bumped whenever the encoding or the meaning of a field changes. 2: the history, the
+  /// metrics and the lock tree monitor's model added.
+  static constexpr std::uint64_t kFormat = 2;
+  /// The oldest format this program still reads (what it lacks starts empty).
+  static constexpr std::uint64_t kOldestFormat = 1;
 
+  std::uint64_t format = kFormat;  ///< what encode() writes; what decode() read
   std::string version;  ///< of the program that wrote it
   int connection_fd = -1;
   std::string init_request;
@@ -70,6 +76,7 @@ struct ProgramState {
   SavedDirectories directories;
   SnapshotFiles::Saved texts;
   std::uint64_t upgrades = 0;  ///< program switches so far, this one included
+  SavedHistory history;        ///< format 2
 
   std::string encode() const;
   static Result<ProgramState> decode(std::string_view data);
@@ -77,13 +84,20 @@ struct ProgramState {
   std::vector<int> descriptors() const;
 };
 
-/// The state of `fs` (its workers paused and its lock manager frozen: nothing changes it
-/// meanwhile), served on connection `connection_fd`.
+/// The state of `fs` (its workers paused, its lock manager and lock tree monitor frozen:
+/// nothing changes it meanwhile), served on connection `connection_fd`.
 Result<ProgramState> capture_state(Filesystem& fs, int connection_fd);
+/// What install_state() leaves for later: the waiting requests, for
+/// LockManager::resume_waiters() once the manager runs, and the lock tree monitor's model, for
+/// LockTreeMonitor::restore() before it starts.
+struct Handover {
+  std::vector<SavedWaiter> waiters;
+  std::optional<LockTreeMonitor::Saved> monitor;
+};
 /// Installs `state` in a fresh `fs` (lock manager built, not started): the inode table, the open
-/// handles with their locks (taking over the descriptors), directories and texts. Returns the
-/// waiting requests, for LockManager::resume_waiters() once the manager runs.
-Result<std::vector<SavedWaiter>> install_state(Filesystem& fs, ProgramState state);
+/// handles with their locks (taking over the descriptors), directories and texts, the history
+/// and the metrics.
+Result<Handover> install_state(Filesystem& fs, ProgramState state);
 /// The checks install_state() makes, without taking any descriptor (the pre-flight child has
 /// none of them).
 Result<void> check_state(const ProgramState& state);

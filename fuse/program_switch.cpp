@@ -18,6 +18,7 @@
 #include <ctime>
 
 #include "filesystem.hpp"
+#include "lock_tree_monitor.hpp"
 #include "program_state.hpp"
 #include "unique_fd.hpp"
 
@@ -188,9 +189,12 @@ Result<void> ProgramSwitch::preflight(int state_fd) const {
 Error ProgramSwitch::replace(Filesystem& fs, int connection_fd, std::uint64_t attempts) {
   // Nothing may be granted from here to the execve: an answer the state does not know of would
   // leave a handle the next image cannot serve (its lock closed with this image).
+  // The monitor first: while it looks, it reads the lock manager's handles.
+  if (fs.monitor != nullptr) fs.monitor->freeze();
   fs.lock_manager->freeze();
   Error why = replace_frozen(fs, connection_fd, attempts);
   fs.lock_manager->thaw();
+  if (fs.monitor != nullptr) fs.monitor->thaw();
   return why;
 }
 
