@@ -48,7 +48,7 @@ class LockMetrics {
   /// Every metric, in the text format, each with its HELP and TYPE line.
   std::string text(const Process& process) const;
 
-  using Key = std::tuple<std::string, std::string>;               // store, kind
+  using Key = std::tuple<std::string, std::string>;                // store, kind
   using Key3 = std::tuple<std::string, std::string, std::string>;  // store, kind, …
   using Key4 = std::tuple<std::string, std::string, std::string, std::string>;
   struct Histogram {

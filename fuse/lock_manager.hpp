@@ -60,8 +60,8 @@ struct SavedWaiter {
   /// When its wait_timeout ends, on CLOCK_MONOTONIC (steady_clock, the same for every program
   /// image until reboot), in nanoseconds; -1: none. The switch's own time counts in it.
   std::int64_t deadline_ns = -1;
-  fuse_file_info fi{};   ///< of an open: what its answer needs
-  std::uint64_t fh = 0;  ///< of a flock: the handle it converts
+  fuse_file_info fi{};           ///< of an open: what its answer needs
+  std::uint64_t fh = 0;          ///< of a flock: the handle it converts
   std::uint64_t wait_event = 0;  ///< its wait in the history (0: none)
   /// Of an open: the handle to register once granted (not registered yet).
   std::shared_ptr<OpenHandle> handle;

@@ -23,8 +23,8 @@
 #include "lock_event_recorder.hpp"
 #include "lock_manager.hpp"
 #include "lock_tree_watch.hpp"
-#include "mutex.hpp"
 #include "mount_model.hpp"
+#include "mutex.hpp"
 #include "unique_fd.hpp"
 #include "wakeable_wait.hpp"
 

@@ -148,9 +148,9 @@ Result<ProgramState> ProgramState::decode(std::string_view data) {
   if (in.text("magic") != kMagic) return Error{EINVAL, "not a pbs-lockfs state"};
   state.format = in.number("format");
   if (in.ok() && (state.format < kOldestFormat || state.format > kFormat)) {
-    return Error{EPROTO, "state format " + std::to_string(state.format) +
-                             " (this program reads " + std::to_string(kOldestFormat) + " to " +
-                             std::to_string(kFormat) + ")"};
+    return Error{EPROTO, "state format " + std::to_string(state.format) + " (this program reads " +
+                             std::to_string(kOldestFormat) + " to " + std::to_string(kFormat) +
+                             ")"};
   }
   const std::uint64_t format = state.format;
   state.version = in.text("version");

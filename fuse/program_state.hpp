@@ -63,7 +63,7 @@ struct ProgramState {
   static constexpr std::uint64_t kOldestFormat = 1;
 
   std::uint64_t format = kFormat;  ///< what encode() writes; what decode() read
-  std::string version;  ///< of the program that wrote it
+  std::string version;             ///< of the program that wrote it
   int connection_fd = -1;
   std::string init_request;
   std::string init_reply;

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <thread>
 
 #include "filesystem.hpp"
 #include "lock_tree_monitor.hpp"
@@ -26,6 +27,9 @@ extern char** environ;
 
 namespace pbs::fs {
 namespace {
+
+// How long a switch waits for the lock manager to answer what it has granted or ended.
+constexpr std::chrono::seconds kBusyLimit{2};
 
 Result<void> write_all(int fd, const std::string& data) {
   std::size_t done = 0;
@@ -187,15 +191,21 @@ Result<void> ProgramSwitch::preflight(int state_fd) const {
 }
 
 Error ProgramSwitch::replace(Filesystem& fs, int connection_fd, std::uint64_t attempts) {
-  // Nothing may be granted from here to the execve: an answer the state does not know of would
-  // leave a handle the next image cannot serve (its lock closed with this image).
-  // The monitor first: while it looks, it reads the lock manager's handles.
-  if (fs.monitor != nullptr) fs.monitor->freeze();
-  fs.lock_manager->freeze();
-  Error why = replace_frozen(fs, connection_fd, attempts);
-  fs.lock_manager->thaw();
-  if (fs.monitor != nullptr) fs.monitor->thaw();
-  return why;
+  // The lock manager's thread may be answering a request it has just granted or ended (it
+  // answers outside its lock): the state cannot name that one, so wait until it is answered.
+  const auto busy_until = std::chrono::steady_clock::now() + kBusyLimit;
+  for (;;) {
+    // Nothing may be granted from here to the execve: an answer the state does not know of
+    // would leave a handle the next image cannot serve (its lock closed with this image).
+    // The monitor first: while it looks, it reads the lock manager's handles.
+    if (fs.monitor != nullptr) fs.monitor->freeze();
+    fs.lock_manager->freeze();
+    Error why = replace_frozen(fs, connection_fd, attempts);
+    fs.lock_manager->thaw();
+    if (fs.monitor != nullptr) fs.monitor->thaw();
+    if (why.code != EBUSY || std::chrono::steady_clock::now() >= busy_until) return why;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 Error ProgramSwitch::replace_frozen(Filesystem& fs, int connection_fd, std::uint64_t attempts) {

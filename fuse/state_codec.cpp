@@ -6,8 +6,10 @@
 namespace pbs::fs {
 
 void StateWriter::number(std::uint64_t value) {
-  data_ += std::to_string(value);
-  data_ += '\n';
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  *end++ = '\n';
+  data_.append(digits, end);
 }
 
 void StateWriter::text(std::string_view value) {

@@ -1,12 +1,11 @@
 // The encodings of the values the handed-over state is made of (program_state.hpp), beyond the
 // codec's numbers and texts: descriptors that may be absent, enumerations, namespaces and lock
-// objects (read back through the same checks as a request's names), lock events.
+// objects (read back through the same checks as a request's names).
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-#include "lock_event.hpp"
 #include "lock_object.hpp"
 #include "names.hpp"
 #include "state_codec.hpp"
@@ -32,9 +31,5 @@ Namespace read_namespace(StateReader& in);
 
 void write_object(StateWriter& out, const LockObject& object);
 LockObject read_object(StateReader& in);
-
-/// Every field of `event`, times to the nanosecond and texts byte for byte.
-void write_event(StateWriter& out, const LockEvent& event);
-LockEvent read_event(StateReader& in);
 
 }  // namespace pbs::fs

@@ -1,6 +1,6 @@
 // ProgramState, what one program image hands to the next in an upgrade in place: it reads back
-// exactly what was written (the former format too), and anything else (cut short at any byte, another format, a
-// contradiction) is refused with a message, never a crash.
+// exactly what was written (the former format too), and anything else (cut short at any byte,
+// another format, a contradiction) is refused with a message, never a crash.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -96,7 +96,9 @@ ProgramState sample() {
   metrics.refused[{"store1", "group", "direct"}] = 1;
   metrics.hold_seconds[{"store1", "group", "mount"}].observe(0.123456789);
   LockTreeMonitor::Saved monitor;
-  monitor.files = {{"store1/ct-200", std::make_pair(dev_t{2049}, ino_t{131}), {{4500, LockMode::kShared, false}}}};
+  monitor.files = {{"store1/ct-200",
+                    std::make_pair(dev_t{2049}, ino_t{131}),
+                    {{4500, LockMode::kShared, false}}}};
   monitor.events = {{"store1/ct-200", 4500, false, 12}};
   state.history.monitor = monitor;
   return state;

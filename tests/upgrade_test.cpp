@@ -200,8 +200,8 @@ TEST_F(UpgradeTest, TheHistoryAndTheMetricsGoOnAcrossTheSwitch) {
   ASSERT_EQ(through_mount.error(), 0);
   EXPECT_EQ(child_open_errno(node(group + "/.lock"), O_RDONLY | O_NONBLOCK), EWOULDBLOCK);
   FlockHolder direct(lock_file(kSnap1), LOCK_SH);
-  HoldingChild waiter([&] { return open(node(group + "/.lock").c_str(), O_RDONLY) < 0 ? errno : 0; },
-                      false);
+  HoldingChild waiter(
+      [&] { return open(node(group + "/.lock").c_str(), O_RDONLY) < 0 ? errno : 0; }, false);
   auto ongoing = [](const std::map<std::uint64_t, LockEvent>& events, LockEvent::Type type,
                     bool via_mount) -> std::uint64_t {
     for (const auto& [id, e] : events)

@@ -75,9 +75,9 @@ void MountTest::SetUp() {
                                    "old_locking_marker=" + marker_};
   for (const auto& o : extra_options())
     options.push_back(o);
-  daemon_ = std::make_unique<MountedDaemon>(mnt_, options, dir_ / "daemon.log",
-                                            std::chrono::seconds(90), std::vector<std::string>{},
-                                            std::function<void()>{}, program());
+  daemon_ = std::make_unique<MountedDaemon>(mnt_, options, dir_ / "daemon.log", watchdog(),
+                                            std::vector<std::string>{}, std::function<void()>{},
+                                            program());
   ASSERT_TRUE(daemon_->mounted()) << daemon_->log();
 }
 

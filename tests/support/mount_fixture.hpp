@@ -23,6 +23,8 @@ class MountTest : public ::testing::Test {
   virtual std::vector<std::string> extra_options() const { return {}; }
   /// The daemon's program file.
   virtual std::string program() const { return PBS_LOCKFS_DAEMON; }
+  /// How long the test may run before the daemon's connection is aborted (a hung test ends).
+  virtual std::chrono::seconds watchdog() const { return std::chrono::seconds(90); }
   /// A second daemon on the same datastore and lock root, at `dir_/<name>` (logging to
   /// `dir_/<name>.log`), with `options` added; `environment` and `before_exec` as for
   /// MountedDaemon. The test stops it (or its destructor does).
