@@ -15,11 +15,23 @@
 #     with PBS_LOCK_* fields that journalctl filters on; pbs-lockctl history reads the daemon's.
 # The container is stopped and its root removed afterwards, also on failure.
 #   tests/boot_test.sh PACKAGE.deb [RELEASE]
+#   tests/boot_test.sh --prepare DIR [RELEASE]   only makes the container's root in DIR, for a
+#                                                later run with BOOT_TEST_ROOT=DIR (tools/test
+#                                                makes it in the background while it builds)
 set -euo pipefail
-deb=$(realpath "${1:?usage: boot_test.sh PACKAGE.deb [RELEASE]}")
 . /etc/os-release
-release=${2:-$VERSION_CODENAME}
 here=$(cd "$(dirname "$0")/.." && pwd)
+# A minimal root of `release` in `dir` with systemd.
+make_root() {
+  mmdebstrap --quiet --variant=minbase \
+    --include=systemd,systemd-sysv,dbus,util-linux,attr,procps "$1" "$2" "$("$here/tools/debian-mirror")"
+}
+if [[ ${1:-} == --prepare ]]; then
+  make_root "${3:-$VERSION_CODENAME}" "${2:?usage: boot_test.sh --prepare DIR [RELEASE]}"
+  exit 0
+fi
+deb=$(realpath "${1:?usage: boot_test.sh PACKAGE.deb [RELEASE]}")
+release=${2:-$VERSION_CODENAME}
 
 leader=
 # Every thread of the container's pbs-lockfs processes with its kernel wait channel and stack:
@@ -55,9 +67,7 @@ for tool in mmdebstrap systemd-nspawn; do
     apt-get install -y -qq --no-install-recommends mmdebstrap systemd-container >/dev/null
   }
 done
-mirror=$("$here/tools/debian-mirror")
-
-root=$(mktemp -d /var/tmp/pbs-lockfs-boot.XXXXXX)
+root=${BOOT_TEST_ROOT:-$(mktemp -d /var/tmp/pbs-lockfs-boot.XXXXXX)}
 machine=pbs-lockfs-boot-$$
 nspawn=
 cleanup() {
@@ -76,9 +86,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-step "making a $release root with systemd"
-mmdebstrap --quiet --variant=minbase \
-  --include=systemd,systemd-sysv,dbus,util-linux,attr,procps "$release" "$root" "$mirror"
+if [[ -z ${BOOT_TEST_ROOT:-} ]]; then
+  step "making a $release root with systemd"
+  make_root "$release" "$root"
+fi
 cp "$deb" "$root/tmp/pbs-lockfs.deb"
 # The same package with a higher version, for the upgrade.
 upgrade=$(mktemp -d)

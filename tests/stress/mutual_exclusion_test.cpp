@@ -88,6 +88,9 @@ void on_alarm(int) {}
 class MutualExclusionStress : public MountTest {
  protected:
   std::chrono::seconds watchdog() const override { return kUpgradingRunLimit + 30s; }
+  // A history of a few thousand events: each switch hands it over (a full ring of 65536 costs
+  // a sanitizer build seconds per switch; the state's coding has tests of its own).
+  std::vector<std::string> extra_options() const override { return {"history_events=4096"}; }
   std::string node_of(const std::string& target) const {
     return target.find('/', target.find('/') + 1) == std::string::npos ? node(target + "/.lock")
                                                                        : node(target);
@@ -382,7 +385,7 @@ void MutualExclusionStress::run(bool upgrading) {
     upgrader = std::thread([&, daemon = daemon_->daemon_pid()] {
       std::mt19937 pace(seed + 5000);
       while (upgrades < wanted && Clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(pace() % 50));
+        std::this_thread::sleep_for(std::chrono::milliseconds(pace() % 20));
         (upgrade_once(mnt_, daemon) ? upgrades : refused)++;
       }
     });
