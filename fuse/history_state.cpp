@@ -10,8 +10,6 @@
 namespace pbs::fs {
 namespace {
 
-using Metrics = LockMetrics::Counts;
-
 std::uint64_t bits_of(double value) {
   std::uint64_t bits = 0;
   static_assert(sizeof bits == sizeof value);
@@ -79,6 +77,18 @@ void read_map(StateReader& in, std::map<std::tuple<Texts...>, Value>& map) {
     auto key = read_key<Texts...>(in);
     read_value(in, map[std::move(key)]);
   }
+}
+
+// Calls `visit` with each map of the metrics, in the state's order.
+template <typename Counts, typename Visit>
+void each_series(Counts& m, const Visit& visit) {
+  visit(m.held);
+  visit(m.waiting);
+  visit(m.waits_started);
+  visit(m.waits_ended);
+  visit(m.refused);
+  visit(m.wait_seconds);
+  visit(m.hold_seconds);
 }
 
 std::uint64_t nanoseconds(LockEvent::Time when) {
@@ -200,14 +210,7 @@ void write_history(StateWriter& out, const SavedHistory& history) {
   for (const auto& event : events.ongoing)
     write_event(out, event, objects);
   out.number(events.unpublished);
-  const Metrics& m = events.metrics;
-  write_map(out, m.held);
-  write_map(out, m.waiting);
-  write_map(out, m.waits_started);
-  write_map(out, m.waits_ended);
-  write_map(out, m.refused);
-  write_map(out, m.wait_seconds);
-  write_map(out, m.hold_seconds);
+  each_series(events.metrics, [&out](const auto& map) { write_map(out, map); });
   out.number(history.monitor ? 1 : 0);
   if (!history.monitor) return;
   out.number(history.monitor->files.size());
@@ -245,14 +248,7 @@ SavedHistory read_history(StateReader& in) {
   for (auto n = in.count("events going on"); in.ok() && n > 0; --n)
     events.ongoing.push_back(read_event(in, objects));
   events.unpublished = in.number("log lines dropped");
-  Metrics& m = events.metrics;
-  read_map(in, m.held);
-  read_map(in, m.waiting);
-  read_map(in, m.waits_started);
-  read_map(in, m.waits_ended);
-  read_map(in, m.refused);
-  read_map(in, m.wait_seconds);
-  read_map(in, m.hold_seconds);
+  each_series(events.metrics, [&in](auto& map) { read_map(in, map); });
   if (in.number("monitor") == 0) return history;
   auto& monitor = history.monitor.emplace();
   for (auto n = in.count("tracked lock files"); in.ok() && n > 0; --n) {
