@@ -87,7 +87,8 @@ Result<void> LockHistory::restore(Saved saved) {
   next_id_ = saved.next_id;
   const std::size_t keep = std::min(saved.events.size(), capacity_);
   dropped_ += saved.events.size() - keep;
-  ring_.insert(ring_.end(), std::make_move_iterator(saved.events.end() - keep),
+  ring_.insert(ring_.end(),
+               std::make_move_iterator(saved.events.end() - static_cast<std::ptrdiff_t>(keep)),
                std::make_move_iterator(saved.events.end()));
   return {};
 }

@@ -7,8 +7,8 @@
 #   - `systemctl reload` keeps it;
 #   - `systemctl stop` is polite: the mount is detached at once, the held lock stays held until
 #     its holder closes it, then the service ends;
-#   - installing the package again with a higher version keeps a held lock (no restart), and the
-#     same daemon process runs the new program (postinst: pbs-lockctl upgrade);
+#   - installing the package again with a higher version keeps a held lock (no restart) and the
+#     history, and the same daemon process runs the new program (postinst: pbs-lockctl upgrade);
 #   - `systemctl restart` mounts again; `systemctl kill` ends the daemon, the kernel frees its
 #     locks and systemd restarts it (Restart=on-failure);
 #   - the journal has the daemon's lines with their syslog priorities, and lock events as entries
@@ -192,11 +192,17 @@ for field in '"PBS_LOCK_VIA":"mount"' '"PBS_LOCK_STORE":"store1"' '"PBS_LOCK_MOD
   grep -q "$field" <<<"$entry" || fail "journalctl PBS_LOCK_OBJECT= has no $field: $entry"
 done
 
-step "installing the package again with a higher version keeps it, and the daemon runs the new program"
+step "installing the package again with a higher version keeps it and the history, and the daemon runs the new program"
 serving=$(inside sed -n 's/^pid: //p' /run/pbs-locks/.pbs-lockfs)
 [[ -n "$serving" ]] || fail "the status file names no daemon"
+sleep 0.5  # the last direct attempt (held) is in the history by now
+history=$(inside pbs-lockctl history --json)
 inside dpkg -i /var/tmp/pbs-lockfs-upgrade.deb >"$root.upgrade.log" 2>&1 ||
   fail "upgrade: $(cat "$root.upgrade.log")"
+# Every event as it was (the hold still going on, the same ids); later ones may follow.
+after=$(inside pbs-lockctl history --json)
+[[ -n $history && ${after:0:${#history}} == "$history" ]] ||
+  fail "the upgrade lost the history: before: $history; after: $after"
 [[ $(inside dpkg-query -W -f='${Version}' pbs-lockfs) == *.1 ]] || fail "not upgraded"
 held || fail "the upgrade dropped the lock"
 [[ $(inside systemctl is-active pbs-lockfs) == active ]] || fail "not active after the upgrade"
