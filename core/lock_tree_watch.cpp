@@ -39,7 +39,8 @@ void LockTreeWatch::watch_tree() {
   watch_directory("", kTreeDepth);
 }
 
-void LockTreeWatch::watch_directory(const std::string& relative, int depth_left) {
+void LockTreeWatch::watch_directory(const std::string& relative, int depth_left,
+                                    std::vector<Event>* files) {
   // Through a descriptor opened without following symlinks: a symlink planted in the lock tree
   // is never watched (nor anything it points to).
   auto dir = relative.empty() ? Result<UniqueFd>(UniqueFd(dup(root_->fd())))
@@ -59,11 +60,15 @@ void LockTreeWatch::watch_directory(const std::string& relative, int depth_left)
     return;
   }
   directories_[wd] = {relative, depth_left};
-  if (depth_left == 0) return;
+  if (depth_left == 0 && files == nullptr) return;
   auto entries = read_directory(dir->get());
   if (!entries) return;
   for (const auto& entry : *entries) {
-    if (entry.type == S_IFDIR) watch_directory(child_path(relative, entry.name), depth_left - 1);
+    if (entry.type == S_IFDIR && depth_left > 0) {
+      watch_directory(child_path(relative, entry.name), depth_left - 1, files);
+    } else if (entry.type == S_IFREG && files != nullptr) {
+      files->push_back({Event::Kind::kCreated, relative, entry.name});
+    }
   }
 }
 
@@ -89,11 +94,12 @@ std::vector<LockTreeWatch::Event> LockTreeWatch::read(bool& overflowed) {
       if (event->len == 0) continue;  // the directory itself was opened or closed
       std::string name(event->name);
       if (event->mask & IN_ISDIR) {
-        // A new store, namespace or hashed/ directory: watched from now on (and what was
-        // created in it before the watch is read by the caller's next re-check).
+        // A new store, namespace or hashed/ directory: watched from now on, and the lock files
+        // already in it reported as created (PBS makes the directory, then opens and locks its
+        // file at once: the open may come before the watch, and a flock raises no event).
         if ((event->mask & (IN_CREATE | IN_MOVED_TO)) && found->second.depth_left > 0) {
           const Watched parent = found->second;
-          watch_directory(child_path(parent.relative, name), parent.depth_left - 1);
+          watch_directory(child_path(parent.relative, name), parent.depth_left - 1, &out);
         }
         continue;
       }

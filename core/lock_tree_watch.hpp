@@ -46,7 +46,10 @@ class LockTreeWatch {
  private:
   LockTreeWatch(const LockRoot& root, UniqueFd fd) : root_(&root), fd_(std::move(fd)) {}
   /// Watches `relative` (empty: the lock root) and, below `depth_left`, its subdirectories.
-  void watch_directory(const std::string& relative, int depth_left);
+  /// Watches `relative` and the directories below it (`depth_left` levels); with `files`, the
+  /// regular files found in them are added to it as created.
+  void watch_directory(const std::string& relative, int depth_left,
+                       std::vector<Event>* files = nullptr);
 
   const LockRoot* root_;
   UniqueFd fd_;

@@ -69,6 +69,26 @@ TEST_F(LockTreeWatchTest, ReportsOpensAndClosesInNewAndOldDirectoriesWithOneWatc
   EXPECT_FALSE(watch->limited());
 }
 
+// PBS makes a namespace's directory and at once opens and locks its first lock file: the open may
+// come before the new directory is watched (and a flock raises no event), so the files found in
+// a directory as it is watched are reported as created, for a re-check.
+TEST_F(LockTreeWatchTest, FilesMadeInANewDirectoryBeforeItIsWatchedAreReported) {
+  make_directories(root_path_ + "/store1");
+  auto watch = LockTreeWatch::create(*root_);
+  ASSERT_TRUE(watch) << watch.error().message;
+  watch->watch_tree();
+  make_directories(root_path_ + "/store1/a:b/hashed");
+  write_file(root_path_ + "/store1/a:b/vm-100", "");
+  write_file(root_path_ + "/store1/a:b/hashed/0123", "");
+  auto events = read_until(*watch, [](const auto& e) {
+    return has(e, Kind::kCreated, "store1/a:b", "vm-100") &&
+           has(e, Kind::kCreated, "store1/a:b/hashed", "0123");
+  });
+  EXPECT_TRUE(has(events, Kind::kCreated, "store1/a:b", "vm-100"));
+  EXPECT_TRUE(has(events, Kind::kCreated, "store1/a:b/hashed", "0123"));
+  EXPECT_EQ(watch->watches(), 4u);
+}
+
 TEST_F(LockTreeWatchTest, ASymlinkedDirectoryIsNeverWatched) {
   TempDir elsewhere;
   make_directories(root_path_ + "/store1");
